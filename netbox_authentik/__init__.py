@@ -1,0 +1,40 @@
+"""Sign in to NetBox through Authentik."""
+
+import copy
+
+from netbox.plugins import PluginConfig
+
+__version__ = '0.1.0'
+
+
+class NetBoxAuthentikConfig(PluginConfig):
+    """NetBox plugin: the Authentik sign-in backend, group mapping, checks and association pages."""
+
+    name = 'netbox_authentik'
+    verbose_name = 'Authentik'
+    description = 'Sign in to NetBox through Authentik'
+    version = __version__
+    author = 'netbox-authentik developers'
+    base_url = 'authentik'
+    min_version = '4.7.0'
+    # Compared as a full version: 4.7.99 admits every 4.7 patch release.
+    max_version = '4.7.99'
+    # Every key, its default and what it does: netbox_authentik/settings.py (SETTINGS) and the README.
+    default_settings = {}
+
+    def ready(self):
+        super().ready()
+        from . import checks, login_button
+
+        login_button.install()
+        checks.log_configuration_problems()
+
+
+def _defaults():
+    from .settings import DEFAULTS
+
+    return copy.deepcopy(DEFAULTS)
+
+
+NetBoxAuthentikConfig.default_settings = _defaults()
+config = NetBoxAuthentikConfig

@@ -1,0 +1,106 @@
+"""Pipeline steps for the authentik backend, and the pipeline it runs by default."""
+
+import logging
+
+from django.conf import settings
+from django.utils import timezone
+
+from . import settings as plugin_settings
+from .groups import clean_groups_claim, plan_groups
+
+logger = logging.getLogger(__name__)
+
+SYNC_GROUPS = 'netbox_authentik.pipeline.sync_groups'
+LOAD_EXTRA_DATA = 'social_core.pipeline.social_auth.load_extra_data'
+
+# NetBox 4.7's SOCIAL_AUTH_PIPELINE (netbox/settings.py). While the admin has not replaced it,
+# the authentik backend runs AUTHENTIK_PIPELINE instead, so nobody has to edit a pipeline.
+NETBOX_DEFAULT_PIPELINE = (
+    'social_core.pipeline.social_auth.social_details',
+    'social_core.pipeline.social_auth.social_uid',
+    'social_core.pipeline.social_auth.social_user',
+    'social_core.pipeline.user.get_username',
+    'social_core.pipeline.user.create_user',
+    'social_core.pipeline.social_auth.associate_user',
+    'netbox.authentication.user_default_groups_handler',
+    LOAD_EXTRA_DATA,
+    'social_core.pipeline.user.user_details',
+)
+
+AUTHENTIK_PIPELINE = (
+    'social_core.pipeline.social_auth.social_details',
+    'social_core.pipeline.social_auth.social_uid',
+    'social_core.pipeline.social_auth.social_user',
+    'social_core.pipeline.user.get_username',
+    'social_core.pipeline.user.create_user',
+    'social_core.pipeline.social_auth.associate_user',
+    'netbox.authentication.user_default_groups_handler',
+    # Before load_extra_data, which saves the association with the groups recorded here.
+    SYNC_GROUPS,
+    LOAD_EXTRA_DATA,
+    'social_core.pipeline.user.user_details',
+)
+
+# The steps an admin-supplied pipeline needs for everything this plugin does.
+REQUIRED_STEPS = (SYNC_GROUPS,)
+
+
+def resolve_pipeline(pipeline):
+    """Return the pipeline to run: the admin's own, or the plugin's in place of NetBox's default."""
+    pipeline = tuple(pipeline)
+    if pipeline == NETBOX_DEFAULT_PIPELINE:
+        return AUTHENTIK_PIPELINE
+    return pipeline
+
+
+def sync_groups(backend, user=None, response=None, social=None, *args, **kwargs):
+    """Apply Authentik's groups to the NetBox user: managed groups and superuser status."""
+    if user is None or backend.name != 'authentik':
+        return
+    from users.models import Group
+
+    claim = clean_groups_claim(backend.authentik_groups(response or {}))
+    if claim.skipped:
+        logger.warning('Skipped %d unusable item(s) in the groups claim of %s', len(claim.skipped), user)
+    config = {name: plugin_settings.get(name) for name in (
+        'group_sync', 'group_map', 'auto_create_groups', 'group_filter', 'protected_groups',
+        'superuser_groups', 'missing_groups_claim')}
+    current = set(user.groups.values_list('name', flat=True))
+    plan = plan_groups(claim.names, current, config, default_groups=settings.REMOTE_AUTH_DEFAULT_GROUPS)
+
+    if plan.claim_missing:
+        logger.warning('Authentik sent no groups claim for %s; groups and superuser status left as they are '
+                       "(missing_groups_claim='keep'). Is the profile scope requested and mapped?", user)
+    if plan.changes_groups:
+        _apply_group_changes(user, plan, Group)
+    if plan.superuser is not None and plan.superuser != user.is_superuser:
+        user.is_superuser = plan.superuser
+        user.save(update_fields=['is_superuser'])
+        logger.info('%s superuser status for %s from Authentik groups',
+                    'Granted' if plan.superuser else 'Revoked', user)
+    if social is not None and claim.names is not None:
+        # Recorded for the association pages; saved by load_extra_data, which runs next.
+        social.extra_data = {
+            **(social.extra_data or {}),
+            'groups': list(claim.names),
+            'groups_synced_at': timezone.now().isoformat(timespec='seconds'),
+        }
+
+
+def _apply_group_changes(user, plan, group_model):
+    """Add and remove group memberships with a fixed number of queries, whatever the group count."""
+    if plan.create:
+        group_model.objects.bulk_create([group_model(name=name) for name in sorted(plan.create)],
+                                        ignore_conflicts=True)
+    to_add = list(group_model.objects.filter(name__in=plan.add)) if plan.add else []
+    missing = plan.add - {group.name for group in to_add}
+    if missing:
+        logger.warning('group_map names NetBox group(s) that do not exist: %s', ', '.join(sorted(missing)))
+    if to_add:
+        user.groups.add(*to_add)
+    if plan.remove:
+        user.groups.remove(*group_model.objects.filter(name__in=plan.remove))
+    added = sorted(group.name for group in to_add)
+    if added or plan.remove:
+        logger.info('Synced Authentik groups for %s: added %s; removed %s', user,
+                    ', '.join(added) or 'none', ', '.join(sorted(plan.remove)) or 'none')

@@ -1,0 +1,104 @@
+"""The one place that reads the plugin's settings, with their defaults and their validation.
+
+Settings are read at call time, so ``override_settings`` works in tests and a changed
+``PLUGINS_CONFIG`` needs no restart of this module.
+"""
+
+import difflib
+from dataclasses import dataclass
+
+from django.conf import settings
+
+PLUGIN_NAME = 'netbox_authentik'
+
+GROUP_SYNC_CHOICES = ('mirror', 'add', 'off')
+MISSING_GROUPS_CLAIM_CHOICES = ('keep', 'clear')
+FETCH_USERINFO_CHOICES = ('auto', 'always', 'never')
+ASSOCIATE_EXISTING_USERS_CHOICES = (None, 'username', 'verified_email', 'email')
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One plugin setting: its default, the types it accepts and, optionally, its choices."""
+
+    default: object
+    types: tuple
+    choices: tuple | None = None
+
+
+SETTINGS = {
+    # Login button on NetBox's login page; an MDI icon name, or an image URL (contains '://').
+    'login_button_label': Setting('Authentik', (str,)),
+    'login_button_icon': Setting('shield-key-outline', (str, type(None))),
+    # The claim NetBox usernames come from.
+    'username_claim': Setting('preferred_username', (str,)),
+    # With a bare base URL as SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT, the application's slug.
+    'application_slug': Setting(None, (str, type(None))),
+    # RSA private key (PEM text, or a path to a PEM file) for Authentik's encrypted id_tokens.
+    'id_token_decryption_key': Setting(None, (str, type(None))),
+    # 'auto': ask userinfo only when the id_token lacks a claim the plugin uses.
+    'fetch_userinfo': Setting('auto', (str,), FETCH_USERINFO_CHOICES),
+    # How long discovery and JWKS stay in Django's cache (Redis: shared by every worker).
+    'metadata_cache_seconds': Setting(3600, (int,)),
+    # Timeout in seconds of every request NetBox makes to Authentik.
+    'http_timeout': Setting(10, (int, float)),
+    # Group sync: see groups.py and the README.
+    'group_sync': Setting('mirror', (str,), GROUP_SYNC_CHOICES),
+    'group_map': Setting({}, (dict,)),
+    'auto_create_groups': Setting(False, (bool,)),
+    'group_filter': Setting(None, (str, list, type(None))),
+    'protected_groups': Setting([], (list,)),
+    'superuser_groups': Setting(None, (list, type(None))),
+    'missing_groups_claim': Setting('keep', (str,), MISSING_GROUPS_CLAIM_CHOICES),
+}
+
+DEFAULTS = {name: spec.default for name, spec in SETTINGS.items()}
+
+
+def plugin_config():
+    """Return the admin's PLUGINS_CONFIG entry for this plugin (never None)."""
+    config = getattr(settings, 'PLUGINS_CONFIG', {}).get(PLUGIN_NAME) or {}
+    return config if isinstance(config, dict) else {}
+
+
+def get(name):
+    """Return the value of one plugin setting, falling back to its documented default."""
+    if name not in SETTINGS:
+        raise KeyError(f'Unknown netbox_authentik setting: {name}')
+    value = plugin_config().get(name, SETTINGS[name].default)
+    spec = SETTINGS[name]
+    if not _type_ok(value, spec) or (spec.choices is not None and value not in spec.choices):
+        # A wrong value is reported by the system checks; at run time the default is the safe choice.
+        return spec.default
+    return value
+
+
+def _type_ok(value, spec):
+    # bool is an int subclass: a True timeout is a mistake, not a number.
+    if isinstance(value, bool) and bool not in spec.types:
+        return False
+    return isinstance(value, spec.types)
+
+
+def _type_names(spec):
+    return ' or '.join('None' if t is type(None) else t.__name__ for t in spec.types)
+
+
+def problems(config=None):
+    """Return a list of (setting, message) for everything wrong in the plugin's settings."""
+    config = plugin_config() if config is None else config
+    found = []
+    for name in sorted(config):
+        if name not in SETTINGS:
+            close = difflib.get_close_matches(name, SETTINGS, n=1)
+            hint = f" Did you mean '{close[0]}'?" if close else ''
+            found.append((name, f"Unknown setting '{name}'.{hint}"))
+            continue
+        spec = SETTINGS[name]
+        value = config[name]
+        if not _type_ok(value, spec):
+            found.append((name, f"'{name}' must be {_type_names(spec)}, not {type(value).__name__}."))
+        elif spec.choices is not None and value not in spec.choices:
+            choices = ', '.join(repr(c) for c in spec.choices)
+            found.append((name, f"'{name}' is {value!r}; choose one of {choices}."))
+    return found

@@ -1,0 +1,3 @@
+"""URLs under /plugins/authentik/."""
+
+urlpatterns = []

@@ -1,0 +1,33 @@
+"""Test set-up: a real NetBox 4.7 on PostgreSQL and Redis, in a database cloned from a migrated template."""
+
+import os
+
+import pytest
+from django.core.cache import cache
+
+from tests.tools import database
+
+
+@pytest.fixture(scope='session')
+def django_db_setup(django_db_blocker):
+    """Clone the migrated template into this run's database; each test then runs in a rolled-back transaction."""
+    from django.conf import settings
+    from django.db import connections
+
+    name = settings.DATABASES['default']['NAME']
+    with django_db_blocker.unblock():
+        connections.close_all()
+        database.clone(name)
+    yield
+    if os.environ.get('NBA_KEEP_DB') != '1':
+        with django_db_blocker.unblock():
+            connections.close_all()
+            database.drop(name)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Discovery and JWKS live in Django's cache (Redis); no test sees another's."""
+    cache.clear()
+    yield
+    cache.clear()

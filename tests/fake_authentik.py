@@ -1,0 +1,164 @@
+"""Authentik at the HTTP edge, for protocol tests: real keys, real signed tokens, faked transport only.
+
+The discovery document, JWKS, token and userinfo endpoints are registered on a `responses`
+mock with Authentik's URL layout and claims (see ../shared/AUTHENTIK.md).
+"""
+
+import base64
+import json
+import time
+import uuid
+from urllib.parse import parse_qs, urlparse
+
+import jwt
+import responses
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+BASE = 'https://authentik.example.com'
+SLUG = 'netbox'
+ISSUER = f'{BASE}/application/o/{SLUG}/'
+CLIENT_ID = 'netbox'
+CLIENT_SECRET = 'test-client-secret-0123456789abcdef'
+DISCOVERY_URL = f'{BASE}/application/o/{SLUG}/.well-known/openid-configuration'
+AUTHORIZE_URL = f'{BASE}/application/o/authorize/'
+TOKEN_URL = f'{BASE}/application/o/token/'
+USERINFO_URL = f'{BASE}/application/o/userinfo/'
+JWKS_URL = f'{BASE}/application/o/{SLUG}/jwks/'
+END_SESSION_URL = f'{BASE}/application/o/{SLUG}/end-session/'
+
+_RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+_EC_KEYS = {
+    'ES256': ec.generate_private_key(ec.SECP256R1()),
+    'ES384': ec.generate_private_key(ec.SECP384R1()),
+    'ES512': ec.generate_private_key(ec.SECP521R1()),
+}
+
+
+def public_jwk(private_key, kid, alg):
+    """Return the public JWK (dict) of a private key, as Authentik's JWKS lists it."""
+    algorithm = jwt.get_algorithm_by_name(alg)
+    jwk = json.loads(algorithm.to_jwk(private_key.public_key()))
+    jwk.update({'kid': kid, 'use': 'sig', 'alg': alg})
+    return jwk
+
+
+def rsa_public_pem():
+    """The RSA public key as PEM bytes (what an algorithm-confusion attacker would use as HMAC secret)."""
+    return _RSA_KEY.public_key().public_bytes(serialization.Encoding.PEM,
+                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def authentik_claims(username='alice', groups=('netbox-users', 'network-engineers'), **overrides):
+    """Claims shaped like Authentik's default scope mappings (profile + email) in an id_token."""
+    now = int(time.time())
+    claims = {
+        'iss': ISSUER,
+        'sub': uuid.uuid5(uuid.NAMESPACE_URL, username).hex * 2,  # 64 hex chars, like hashed_user_id
+        'aud': CLIENT_ID,
+        'exp': now + 3600,
+        'iat': now,
+        'auth_time': now,
+        'acr': 'goauthentik.io/providers/oauth2/default',
+        'amr': ['pwd'],
+        'email': f'{username}@example.com',
+        'email_verified': False,
+        'name': f'{username.title()} Example',
+        'given_name': f'{username.title()} Example',
+        'preferred_username': username,
+        'nickname': username,
+    }
+    if groups is not None:
+        claims['groups'] = list(groups)
+    claims.update(overrides)
+    return {key: value for key, value in claims.items() if value is not ...}
+
+
+class FakeAuthentik:
+    """Authentik's provider for one application, registered on a `responses` mock."""
+
+    def __init__(self, mock, alg='RS256', kid='authentik-key-1'):
+        self.mock = mock
+        self.alg = alg
+        self.kid = kid
+        self.discovery = {
+            'issuer': ISSUER,
+            'authorization_endpoint': AUTHORIZE_URL,
+            'token_endpoint': TOKEN_URL,
+            'userinfo_endpoint': USERINFO_URL,
+            'end_session_endpoint': END_SESSION_URL,
+            'jwks_uri': JWKS_URL,
+            'response_types_supported': ['code', 'id_token', 'id_token token', 'code token', 'code id_token'],
+            'id_token_signing_alg_values_supported': [alg],
+            'subject_types_supported': ['public'],
+            'token_endpoint_auth_methods_supported': ['client_secret_post', 'client_secret_basic'],
+            'scopes_supported': ['openid', 'email', 'profile'],
+            'claims_supported': ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'amr', 'nonce', 'email',
+                                 'email_verified', 'name', 'given_name', 'preferred_username', 'nickname',
+                                 'groups'],
+            'code_challenge_methods_supported': ['plain', 'S256'],
+            'backchannel_logout_supported': True,
+        }
+        self.keys = [self.signing_jwk()] if alg.startswith(('RS', 'ES')) else []
+
+    # -- keys and tokens -------------------------------------------------------------------------
+
+    def private_key(self, alg=None):
+        alg = alg or self.alg
+        if alg.startswith('HS'):
+            return CLIENT_SECRET
+        return _EC_KEYS[alg] if alg.startswith('ES') else _RSA_KEY
+
+    def signing_jwk(self, kid=None, alg=None):
+        alg = alg or self.alg
+        return public_jwk(self.private_key(alg), kid or self.kid, alg)
+
+    def sign(self, claims, alg=None, kid=..., key=None):
+        """Return a compact JWS of `claims`, signed like Authentik (kid header for asymmetric keys)."""
+        alg = alg or self.alg
+        headers = {}
+        kid = self.kid if kid is ... else kid
+        if kid is not None and not alg.startswith('HS'):
+            headers['kid'] = kid
+        return jwt.encode(claims, key if key is not None else self.private_key(alg), algorithm=alg, headers=headers)
+
+    # -- endpoints ---------------------------------------------------------------------------------
+
+    def register_metadata(self):
+        """Serve discovery and JWKS (JWKS is {} without a signing key, as Authentik answers)."""
+        self.mock.add(responses.GET, DISCOVERY_URL, json=self.discovery)
+        self.mock.add(responses.GET, JWKS_URL, json={'keys': self.keys} if self.keys else {})
+
+    def register_token(self, id_token, status=200, **extra):
+        body = {'access_token': 'access-' + uuid.uuid4().hex, 'token_type': 'Bearer', 'expires_in': 3600,
+                'id_token': id_token, 'scope': 'openid profile email', **extra}
+        self.mock.add(responses.POST, TOKEN_URL, json=body if status == 200 else {'error': 'invalid_grant'},
+                      status=status)
+
+    def register_userinfo(self, claims, status=200):
+        self.mock.add(responses.GET, USERINFO_URL, json=claims, status=status)
+
+
+def begin_sign_in(client, next_url=None):
+    """Press the Authentik button: POST /oauth/begin/authentik/; return the authorize URL's query."""
+    data = {'next': next_url} if next_url else {}
+    response = client.post('/oauth/begin/authentik/', data)
+    assert response.status_code == 302, response
+    location = response['Location']
+    assert location.startswith(AUTHORIZE_URL), location
+    return {key: values[0] for key, values in parse_qs(urlparse(location).query).items()}
+
+
+def complete_sign_in(client, state, code='authorization-code'):
+    """Return from Authentik: GET /oauth/complete/authentik/ with the code and state."""
+    return client.get('/oauth/complete/authentik/', {'code': code, 'state': state})
+
+
+def basic_auth_credentials(request):
+    """Return (client_id, secret) from a token request's Basic header, or from its form body."""
+    header = request.headers.get('Authorization', '')
+    if header.startswith('Basic '):
+        client_id, _sep, secret = base64.b64decode(header[6:]).decode().partition(':')
+        return client_id, secret
+    body = parse_qs(request.body if isinstance(request.body, str) else request.body.decode())
+    return body.get('client_id', [None])[0], body.get('client_secret', [None])[0]
