@@ -50,6 +50,13 @@ SETTINGS = {
     'protected_groups': Setting([], (list,)),
     'superuser_groups': Setting(None, (list, type(None))),
     'missing_groups_claim': Setting('keep', (str,), MISSING_GROUPS_CLAIM_CHOICES),
+    # Link a first sign-in to an existing NetBox user: None (never), 'username', 'verified_email', 'email'.
+    'associate_existing_users': Setting(None, (str, type(None)), ASSOCIATE_EXISTING_USERS_CHOICES),
+    # Logout: end the Authentik session too, and where Authentik sends the person back afterwards.
+    'logout_at_authentik': Setting(True, (bool,)),
+    'post_logout_redirect_uri': Setting(None, (str, type(None))),
+    # Send /login/ straight to Authentik (/login/?local=1 still shows the local form).
+    'login_redirect': Setting(False, (bool,)),
 }
 
 DEFAULTS = {name: spec.default for name, spec in SETTINGS.items()}
