@@ -31,6 +31,8 @@ AUTHENTIK_PIPELINE = (
     'social_core.pipeline.social_auth.social_details',
     'social_core.pipeline.social_auth.social_uid',
     'social_core.pipeline.social_auth.social_user',
+    # Opt-in (associate_existing_users): a first sign-in may join an existing NetBox user.
+    'netbox_authentik.linking.associate_existing_user',
     'social_core.pipeline.user.get_username',
     'social_core.pipeline.user.create_user',
     'social_core.pipeline.social_auth.associate_user',
@@ -102,5 +104,13 @@ def _apply_group_changes(user, plan, group_model):
         user.groups.remove(*group_model.objects.filter(name__in=plan.remove))
     added = sorted(group.name for group in to_add)
     if added or plan.remove:
-        logger.info('Synced Authentik groups for %s: added %s; removed %s', user,
-                    ', '.join(added) or 'none', ', '.join(sorted(plan.remove)) or 'none')
+        logger.info('Synced Authentik groups for %s: added %d (%s); removed %d (%s)', user,
+                    len(added), _names(added), len(plan.remove), _names(sorted(plan.remove)))
+
+
+def _names(names, shown=10):
+    """A log-friendly list: the first few names, then how many more."""
+    if not names:
+        return 'none'
+    more = f', … {len(names) - shown} more' if len(names) > shown else ''
+    return ', '.join(names[:shown]) + more

@@ -69,7 +69,7 @@ def authentik_claims(username='alice', groups=('netbox-users', 'network-engineer
         'nickname': username,
     }
     if groups is not None:
-        claims['groups'] = list(groups)
+        claims['groups'] = groups if isinstance(groups, str) else list(groups)
     claims.update(overrides)
     return {key: value for key, value in claims.items() if value is not ...}
 
@@ -162,3 +162,61 @@ def basic_auth_credentials(request):
         return client_id, secret
     body = parse_qs(request.body if isinstance(request.body, str) else request.body.decode())
     return body.get('client_id', [None])[0], body.get('client_secret', [None])[0]
+
+
+# -- failure paths and the HTTP edge ---------------------------------------------------------------
+
+# NetBox 4.7's SocialAuthExceptionMiddleware shows this for every SSO exception, whatever its text.
+NETBOX_SSO_FAILED = 'Single sign-on failed. Please try again or contact your administrator.'
+
+
+def login_page_messages(client, response):
+    """Follow a failed sign-in to NetBox's login page; return the message toasts shown there, as text."""
+    import html
+    import re
+
+    assert response.status_code == 302, response
+    assert urlparse(response['Location']).path == '/login/', response['Location']
+    page = client.get(response['Location'])
+    assert page.status_code == 200, page
+    bodies = re.findall(r'<div class="toast-body">(.*?)</div>', page.content.decode(), re.S)
+    return [html.unescape(' '.join(body.split())) for body in bodies]
+
+
+def requests_to(mock, url, method=None):
+    """The requests the backend sent to one URL (query ignored), as recorded by the `responses` mock."""
+    return [call.request for call in mock.calls
+            if call.request.url.split('?')[0] == url and method in (None, call.request.method)]
+
+
+def rsa_private_key():
+    """A fresh RSA key: a rotated Authentik signing key, or NetBox's id_token decryption key."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def private_pem(private_key):
+    """A private key as unencrypted PKCS#8 PEM text (how an admin pastes or stores it)."""
+    return private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()).decode()
+
+
+def encrypt_id_token(signed_id_token, public_key):
+    """Wrap a signed id_token in JWE as Authentik does with an encryption key (RSA-OAEP-256, A256CBC-HS512)."""
+    from jose import jwe
+
+    public_pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return jwe.encrypt(signed_id_token, public_pem, algorithm='RSA-OAEP-256', encryption='A256CBC-HS512',
+                       cty='JWT').decode()
+
+
+def sign_hs256_with_raw_key(claims, key_bytes):
+    """An HS256 JWS made with any bytes as key; PyJWT refuses PEM keys, an attacker does not."""
+    import hashlib
+    import hmac
+
+    def b64(raw):
+        return base64.urlsafe_b64encode(raw).rstrip(b'=').decode()
+
+    signing_input = b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode()) + '.' + b64(json.dumps(claims).encode())
+    signature = hmac.new(key_bytes, signing_input.encode(), hashlib.sha256).digest()
+    return f'{signing_input}.{b64(signature)}'

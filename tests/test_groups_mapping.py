@@ -1,0 +1,107 @@
+"""The pure group mapping: Authentik groups plus settings in, NetBox changes out. No database."""
+
+import pytest
+
+from netbox_authentik.groups import clean_groups_claim, plan_groups
+
+BASE = {
+    'group_sync': 'mirror',
+    'group_map': {},
+    'auto_create_groups': False,
+    'group_filter': None,
+    'protected_groups': [],
+    'superuser_groups': None,
+    'missing_groups_claim': 'keep',
+}
+
+
+def config(**overrides):
+    return {**BASE, **overrides}
+
+
+@pytest.mark.parametrize(('raw', 'names', 'skipped'), [
+    (['a', 'b'], ('a', 'b'), ()),
+    ('netbox-admins', ('netbox-admins',), ()),
+    ([], (), ()),
+    (None, None, ()),
+    (['a', 3, None, '', '  ', {'x': 1}, 'b'], ('a', 'b'), (3, None, '', '  ', {'x': 1})),
+    (['a', 'a', 'b', 'a'], ('a', 'b'), ()),
+    (['Admins', 'admins'], ('Admins', 'admins'), ()),
+    (['Réseau Ops', 'net eng'], ('Réseau Ops', 'net eng'), ()),
+    (42, None, (42,)),
+    ({'groups': ['a']}, None, ({'groups': ['a']},)),
+])
+def test_groups_claim_is_cleaned_without_failing(raw, names, skipped):
+    claim = clean_groups_claim(raw)
+    assert claim.names == names
+    assert claim.skipped == skipped
+
+
+def test_mirror_adds_mapped_groups_and_removes_managed_ones_no_longer_sent():
+    plan = plan_groups(['network-engineers'], {'Admins', 'Manual'},
+                       config(group_map={'network-engineers': 'Engineers', 'netbox-admins': ['Admins', 'Ops']}))
+    assert plan.add == {'Engineers'}
+    assert plan.remove == {'Admins'}  # managed (a group_map target) and no longer sent; 'Manual' is not managed
+    assert plan.create == frozenset()
+
+
+def test_add_mode_never_removes():
+    plan = plan_groups([], {'Admins'}, config(group_sync='add', group_map={'netbox-admins': 'Admins'}))
+    assert plan.add == frozenset() and plan.remove == frozenset()
+
+
+def test_off_mode_touches_no_group_but_still_decides_superuser():
+    plan = plan_groups(['netbox-admins'], {'Admins'},
+                       config(group_sync='off', group_map={'x': 'Y'}, superuser_groups=['netbox-admins']))
+    assert (plan.add, plan.remove, plan.superuser) == (frozenset(), frozenset(), True)
+
+
+def test_unmapped_groups_are_ignored_without_auto_create():
+    plan = plan_groups(['authentik Admins', 'netbox-users'], set(), config(group_map={'netbox-users': 'Users'}))
+    assert plan.add == {'Users'} and plan.create == frozenset()
+
+
+def test_auto_create_respects_group_filter():
+    plan = plan_groups(['netbox-ops', 'authentik Admins'], set(),
+                       config(auto_create_groups=True, group_filter='netbox-*'))
+    assert plan.add == {'netbox-ops'} and plan.create == {'netbox-ops'}
+
+
+def test_auto_created_groups_are_managed_by_filter_and_mirrored():
+    plan = plan_groups([], {'netbox-old', 'Manual'}, config(auto_create_groups=True, group_filter=['netbox-*']))
+    assert plan.remove == {'netbox-old'}
+
+
+def test_protected_and_default_groups_are_never_removed():
+    plan = plan_groups([], {'Admins', 'Default', 'Keep'},
+                       config(group_map={'a': ['Admins', 'Default', 'Keep']}, protected_groups=['Keep']),
+                       default_groups=['Default'])
+    assert plan.remove == {'Admins'}
+
+
+def test_matching_is_exact_and_case_sensitive():
+    plan = plan_groups(['Network-Engineers'], set(), config(group_map={'network-engineers': 'Engineers'},
+                                                            superuser_groups=['netbox-admins']))
+    assert plan.add == frozenset() and plan.superuser is False
+
+
+def test_superuser_only_from_superuser_groups_never_from_lookalikes():
+    cfg = config(superuser_groups=['netbox-admins'])
+    assert plan_groups(['netbox-admins'], set(), cfg).superuser is True
+    for lookalike in (['superusers'], ['netbox-admins '], ['NetBox-Admins'], ['netbox-admins-x'], ['admins']):
+        assert plan_groups(lookalike, set(), cfg).superuser is False
+
+
+def test_superuser_none_leaves_status_alone():
+    assert plan_groups(['superusers'], set(), config()).superuser is None
+
+
+def test_missing_claim_keep_changes_nothing():
+    plan = plan_groups(None, {'Admins'}, config(group_map={'a': 'Admins'}, superuser_groups=['a']))
+    assert plan.claim_missing and plan.superuser is None and not plan.changes_groups
+
+
+def test_missing_claim_clear_treats_it_as_empty_list():
+    plan = plan_groups(None, {'Admins'}, config(group_map={'a': 'Admins'}, superuser_groups=['a'],
+                                                missing_groups_claim='clear'))
+    assert plan.remove == {'Admins'} and plan.superuser is False
