@@ -1,30 +1,438 @@
-"""System checks: configuration problems named with the fix, never a crash."""
+"""System checks: configuration problems, each named with its fix, never a crash.
 
+Django runs them for `netbox check`, `migrate` and `runserver`; gunicorn does not, so
+log_configuration_problems() also logs them once at start-up. Every id is listed in the README.
+The one check that reads the database runs only when Django passes it the 'default' database:
+`netbox check --database default`, and `migrate`.
+"""
+
+import functools
+import ipaddress
 import logging
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core import checks
+from django.db import Error as DatabaseError
 
+from . import pipeline
 from . import settings as plugin_settings
 
 logger = logging.getLogger(__name__)
 
+TAG = 'netbox_authentik'
+PLUGIN_NAME = plugin_settings.PLUGIN_NAME
+BACKEND = 'netbox_authentik.backends.AuthentikOIDCAuth'
+GENERIC_BACKEND = 'social_core.backends.open_id_connect.OpenIdConnectAuth'
+CONFIG = "PLUGINS_CONFIG['netbox_authentik']"
+ENDPOINT = 'SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT'
+ISSUER_EXAMPLE = 'https://authentik.example.com/application/o/<slug>/'
+# Authentik serves these under /application/o/ for every application; none of them is an issuer.
+SHARED_ENDPOINTS = ('authorize', 'token', 'userinfo', 'revoke', 'introspect')
+GENERIC_PREFIX = 'SOCIAL_AUTH_OIDC_'
+AUTHENTIK_PREFIX = 'SOCIAL_AUTH_AUTHENTIK_'
+POSITIVE_SETTINGS = ('http_timeout', 'metadata_cache_seconds')
 
-@checks.register('netbox_authentik')
-def check_plugin_settings(app_configs=None, **kwargs):
-    """Unknown keys, wrong types and invalid choices in PLUGINS_CONFIG['netbox_authentik']."""
-    return [
-        checks.Error(message, hint="Fix PLUGINS_CONFIG['netbox_authentik'] in configuration.py.",
-                     id='netbox_authentik.E010')
-        for _name, message in plugin_settings.problems()
-    ]
+_CHECKS = []
+
+
+def _register(*tags):
+    """Register a check under the plugin's tag, guarded so that a bug in it is one warning, never a traceback."""
+
+    def decorator(check):
+        @functools.wraps(check)
+        def guarded(app_configs=None, databases=None, **kwargs):
+            if app_configs is not None and PLUGIN_NAME not in {app_config.label for app_config in app_configs}:
+                return []
+            try:
+                return list(check(databases=databases))
+            except Exception as error:  # a broken configuration must never stop NetBox or its commands
+                logger.debug('netbox_authentik check %s failed', check.__name__, exc_info=True)
+                return [_crashed(check.__name__, error)]
+
+        checks.register(guarded, TAG, *tags)
+        _CHECKS.append(guarded)
+        return guarded
+
+    return decorator
+
+
+def _crashed(name, error):
+    # First line only, shortened: the message stays one line.
+    detail = ''.join(str(error).strip().splitlines()[:1])[:120]
+    return checks.Warning(
+        f"The netbox_authentik check {name} failed unexpectedly: {type(error).__name__}{': ' if detail else ''}"
+        f'{detail}.',
+        hint='The other checks still ran. Please report this to netbox-authentik with your '
+             '(redacted) configuration.',
+        id='netbox_authentik.W006',
+    )
+
+
+def configuration_problems(databases=None):
+    """Run every plugin check in order; the database one only when `databases` includes 'default'."""
+    found = []
+    for check in _CHECKS:
+        found.extend(check(databases=databases))
+    return found
 
 
 def log_configuration_problems():
-    """Log check errors once at start-up: system checks do not run under gunicorn."""
+    """Log each Error and Warning once at start-up: system checks do not run under gunicorn."""
     try:
-        found = check_plugin_settings()
-    except Exception:  # a broken configuration must never stop NetBox from starting
-        logger.exception('netbox_authentik could not check its configuration')
+        # No database here: apps may not be ready for queries while NetBox starts.
+        found = configuration_problems(databases=None)
+    except Exception as error:  # a broken configuration must never stop NetBox from starting
+        logger.warning('netbox_authentik could not check its configuration: %s', type(error).__name__)
         return
+    _log(found)
+
+
+def log_backend_without_plugin():
+    """Log E002 when the backend is used without the plugin, whose ready() then never logs anything.
+
+    Meant for backends.py to call at import (social-auth imports it for the login page): without
+    'netbox_authentik' in PLUGINS nothing else of the plugin is loaded, and no check runs.
+    """
+    _log(check_plugin_installed())  # guarded: never raises
+
+
+def _log(found):
+    """Log Errors and Warnings (Info stays for `netbox check`), one line each with the hint."""
     for message in found:
-        logger.error('%s: %s (%s)', message.id, message.msg, message.hint)
+        if message.level >= checks.WARNING:
+            level = logging.ERROR if message.level >= checks.ERROR else logging.WARNING
+            logger.log(level, '%s: %s HINT: %s', message.id, message.msg, message.hint)
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def remote_auth_backends():
+    """REMOTE_AUTH_BACKEND as a list: NetBox accepts a string or a list."""
+    value = getattr(settings, 'REMOTE_AUTH_BACKEND', None)
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def backend_in_use():
+    """True when REMOTE_AUTH_BACKEND names the Authentik backend."""
+    return BACKEND in remote_auth_backends()
+
+
+def _missing(value):
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def _is_loopback(host):
+    if host == 'localhost' or host.endswith('.localhost'):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def quote_names(values):
+    """'a', 'b', 5: values as Python literals, for messages."""
+    return ', '.join(repr(value) for value in values)
+
+
+def group_map_netbox_groups(group_map):
+    """Return the NetBox group names a group_map maps to (well-formed entries only), sorted."""
+    names = set()
+    for target in (group_map or {}).values():
+        if isinstance(target, str):
+            names.add(target)
+        elif isinstance(target, (list, tuple)):
+            names.update(item for item in target if isinstance(item, str))
+    return sorted(names)
+
+
+def missing_netbox_groups(names):
+    """Return the names that have no NetBox group; raises django.db.Error when the database cannot answer."""
+    from users.models import Group
+
+    existing = set(Group.objects.filter(name__in=names).values_list('name', flat=True))
+    return sorted(set(names) - existing)
+
+
+MISSING_GROUP_HINT = ('Create the group in NetBox (Admin > Authentication > Groups) or fix the name (names are '
+                      'case-sensitive), or set auto_create_groups: True.')
+
+
+def endpoint_problems(endpoint, application_slug=None):
+    """Return the problems with SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT (E005-E008, W001), as a pure function."""
+    from .backends import normalize_endpoint  # imported here: backends may import this module
+
+    if _missing(endpoint):
+        return [checks.Error(
+            f'{ENDPOINT} is missing or empty.',
+            hint=f"Set it to the provider's OpenID Configuration Issuer, e.g. {ISSUER_EXAMPLE}",
+            id='netbox_authentik.E005',
+        )]
+    not_a_url = checks.Error(
+        f'{ENDPOINT} is {endpoint!r}, not an http(s) URL.',
+        hint=f"Set it to the provider's OpenID Configuration Issuer, e.g. {ISSUER_EXAMPLE}",
+        id='netbox_authentik.E006',
+    )
+    if not isinstance(endpoint, str):
+        return [not_a_url]
+    try:
+        parts = urlsplit(endpoint.strip())
+        host = parts.hostname
+    except ValueError:
+        return [not_a_url]
+    if parts.scheme not in ('http', 'https') or not host:
+        return [not_a_url]
+
+    found = []
+    path = urlsplit(normalize_endpoint(endpoint)).path + '/'
+    if '/application/o/' in path:
+        prefix, _sep, tail = path.partition('/application/o/')
+        segments = [segment for segment in tail.split('/') if segment]
+        issuer_example = f'{parts.scheme}://{parts.netloc}{prefix}/application/o/<slug>/'
+        if not segments:
+            where = 'at /application/o/ without an application slug'
+        elif segments[0] in SHARED_ENDPOINTS:
+            where = f"at Authentik's shared /application/o/{segments[0]}/ endpoint"
+        elif len(segments) > 1:
+            where = f"at /application/o/{'/'.join(segments)}/, a page of the application"
+            issuer_example = f'{parts.scheme}://{parts.netloc}{prefix}/application/o/{segments[0]}/'
+        else:
+            where = None
+        if where:
+            found.append(checks.Error(
+                f"{ENDPOINT} points {where}, not at the application's issuer.",
+                hint=f"Use the application's issuer, {issuer_example} (Authentik: the provider's "
+                     f'OpenID Configuration Issuer).',
+                id='netbox_authentik.E007',
+            ))
+    elif not application_slug:
+        found.append(checks.Error(
+            f'{ENDPOINT} has no /application/o/<slug>/ path and application_slug is not set.',
+            hint=f"Use the application's issuer, {ISSUER_EXAMPLE}, or set {CONFIG}['application_slug'] "
+                 "to the application's slug.",
+            id='netbox_authentik.E008',
+        ))
+    if parts.scheme == 'http' and not _is_loopback(host):
+        found.append(checks.Warning(
+            f'{ENDPOINT} uses plain http to {host}: the client secret and tokens cross the network unencrypted.',
+            hint='Use https:// (plain http is only safe to a loopback address).',
+            id='netbox_authentik.W001',
+        ))
+    return found
+
+
+def _list_of_strings_problem(name, value, what, check_id):
+    """An Error when a list-valued setting holds something other than strings (the type itself is E010)."""
+    if not isinstance(value, list):
+        return []
+    bad = [item for item in value if not isinstance(item, str)]
+    if not bad:
+        return []
+    return [checks.Error(
+        f"{CONFIG}['{name}'] must list {what} as strings; it contains {quote_names(bad)}.",
+        hint="Write each name in quotes, e.g. ['netbox-admins'].",
+        id=check_id,
+    )]
+
+
+# -- the checks, in id order --------------------------------------------------------------------
+
+
+@_register()
+def check_backend_configured(**kwargs):
+    """E001: the plugin is installed but nobody can sign in through it."""
+    if PLUGIN_NAME not in getattr(settings, 'PLUGINS', []) or backend_in_use():
+        return []
+    return [checks.Error(
+        f"'{BACKEND}' is not in REMOTE_AUTH_BACKEND: nobody can sign in through Authentik.",
+        hint=f"Set REMOTE_AUTH_BACKEND = '{BACKEND}' in configuration.py (or add it to the list).",
+        id='netbox_authentik.E001',
+    )]
+
+
+@_register()
+def check_plugin_installed(**kwargs):
+    """E002: the backend is used without the plugin; runs only where this module gets imported."""
+    if not backend_in_use() or PLUGIN_NAME in getattr(settings, 'PLUGINS', []):
+        return []
+    return [checks.Error(
+        f"REMOTE_AUTH_BACKEND names the Authentik backend but '{PLUGIN_NAME}' is not in PLUGINS.",
+        hint=f"Add '{PLUGIN_NAME}' to PLUGINS in configuration.py: without it there is no login button, "
+             'no settings validation and no association pages.',
+        id='netbox_authentik.E002',
+    )]
+
+
+@_register()
+def check_client_credentials(**kwargs):
+    """E003, E004: the provider's client id and secret."""
+    found = []
+    if _missing(getattr(settings, 'SOCIAL_AUTH_AUTHENTIK_KEY', None)):
+        found.append(checks.Error(
+            'SOCIAL_AUTH_AUTHENTIK_KEY is missing or empty.',
+            hint="Set it to the provider's Client ID (Authentik: Applications > Providers > your provider).",
+            id='netbox_authentik.E003',
+        ))
+    if _missing(getattr(settings, 'SOCIAL_AUTH_AUTHENTIK_SECRET', None)):
+        found.append(checks.Error(
+            'SOCIAL_AUTH_AUTHENTIK_SECRET is missing or empty.',
+            hint="Set it to the provider's Client Secret (Authentik: Applications > Providers > your provider).",
+            id='netbox_authentik.E004',
+        ))
+    return found
+
+
+@_register()
+def check_endpoint(**kwargs):
+    """E005-E008, W001: SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT must be the application's issuer."""
+    return endpoint_problems(getattr(settings, ENDPOINT, None), plugin_settings.get('application_slug'))
+
+
+@_register()
+def check_plugin_settings(**kwargs):
+    """E009-E011: unknown keys, wrong types and invalid choices in PLUGINS_CONFIG['netbox_authentik']."""
+    config = plugin_settings.plugin_config()
+    found = []
+    for name, problem in plugin_settings.problems(config):
+        spec = plugin_settings.SETTINGS.get(name)
+        if spec is None:
+            found.append(checks.Error(f'{CONFIG}: {problem}', hint='Rename or remove it; the README lists every '
+                                      'setting.', id='netbox_authentik.E009'))
+            continue
+        # problems() reports the type before the choice: a value of the right type was a bad choice.
+        check_id = 'netbox_authentik.E011' if plugin_settings._type_ok(config[name], spec) else 'netbox_authentik.E010'
+        found.append(checks.Error(
+            f'{CONFIG}: {problem}',
+            hint=f'Fix it in configuration.py; until then the plugin uses the default, {spec.default!r}.',
+            id=check_id,
+        ))
+    return found
+
+
+@_register()
+def check_group_settings(**kwargs):
+    """E012-E015: the contents of group_map, superuser_groups, group_filter and protected_groups."""
+    config = plugin_settings.plugin_config()
+    found = []
+    group_map = config.get('group_map')
+    if isinstance(group_map, dict):
+        for key, target in group_map.items():
+            if not isinstance(key, str):
+                found.append(checks.Error(
+                    f"{CONFIG}['group_map'] has the key {key!r}, which is not an Authentik group name (a string).",
+                    hint='Use the Authentik group name, in quotes, as the key.',
+                    id='netbox_authentik.E012',
+                ))
+            elif not (isinstance(target, str)
+                      or (isinstance(target, list) and all(isinstance(item, str) for item in target))):
+                found.append(checks.Error(
+                    f"{CONFIG}['group_map'][{key!r}] is {target!r}, not a NetBox group name or a list of names.",
+                    hint="Map it to a NetBox group name, e.g. 'Network engineers', or a list of names.",
+                    id='netbox_authentik.E012',
+                ))
+    found += _list_of_strings_problem('superuser_groups', config.get('superuser_groups'),
+                                      'Authentik group names', 'netbox_authentik.E013')
+    found += _list_of_strings_problem('group_filter', config.get('group_filter'),
+                                      'group name patterns', 'netbox_authentik.E014')
+    found += _list_of_strings_problem('protected_groups', config.get('protected_groups'),
+                                      'NetBox group names', 'netbox_authentik.E015')
+    return found
+
+
+@_register()
+def check_durations(**kwargs):
+    """E016: http_timeout and metadata_cache_seconds must be more than 0 seconds."""
+    config = plugin_settings.plugin_config()
+    found = []
+    for name in POSITIVE_SETTINGS:
+        value = config.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
+            found.append(checks.Error(
+                f"{CONFIG}['{name}'] is {value!r}; it must be more than 0 seconds.",
+                hint=f'Set a number of seconds above 0; the default is {plugin_settings.SETTINGS[name].default}.',
+                id='netbox_authentik.E016',
+            ))
+    return found
+
+
+@_register()
+def check_generic_backend_leftovers(**kwargs):
+    """W002, I001: settings from the generic OpenID Connect recipe that the Authentik backend does not read."""
+    if not backend_in_use() or GENERIC_BACKEND in remote_auth_backends():
+        return []
+    found = []
+    for name in sorted(setting for setting in dir(settings) if setting.startswith(GENERIC_PREFIX)):
+        renamed = AUTHENTIK_PREFIX + name[len(GENERIC_PREFIX):]
+        hint = f'Remove it: {renamed} is already set.' if hasattr(settings, renamed) else f'Rename it to {renamed}.'
+        found.append(checks.Warning(
+            f'{name} is left over from the generic OpenID Connect backend; the Authentik backend does not read it.',
+            hint=hint,
+            id='netbox_authentik.W002',
+        ))
+    protected = getattr(settings, 'SOCIAL_AUTH_PROTECTED_USER_FIELDS', None) or ()
+    if isinstance(protected, (list, tuple, set)) and 'groups' in protected:
+        found.append(checks.Info(
+            "SOCIAL_AUTH_PROTECTED_USER_FIELDS lists 'groups', which the Authentik backend does not need.",
+            hint="Remove 'groups' from it: the plugin syncs groups in its own pipeline step.",
+            id='netbox_authentik.I001',
+        ))
+    return found
+
+
+def configured_pipeline():
+    """Return (setting name, pipeline) that the authentik backend reads, as social-core looks it up."""
+    if hasattr(settings, 'SOCIAL_AUTH_AUTHENTIK_PIPELINE'):
+        return 'SOCIAL_AUTH_AUTHENTIK_PIPELINE', settings.SOCIAL_AUTH_AUTHENTIK_PIPELINE
+    return 'SOCIAL_AUTH_PIPELINE', getattr(settings, 'SOCIAL_AUTH_PIPELINE', pipeline.NETBOX_DEFAULT_PIPELINE)
+
+
+@_register()
+def check_pipeline(**kwargs):
+    """W003, W004: a custom pipeline must contain the plugin's steps, sync_groups before load_extra_data."""
+    source, configured = configured_pipeline()
+    steps = list(pipeline.resolve_pipeline(configured))
+    found = []
+    for step in pipeline.REQUIRED_STEPS:
+        if step not in steps:
+            where = f" just before '{pipeline.LOAD_EXTRA_DATA}'" if step == pipeline.SYNC_GROUPS else ''
+            found.append(checks.Warning(
+                f"{source} lacks '{step}': Authentik groups and superuser status are not synced.",
+                hint=f"Add '{step}'{where}, or remove {source} from configuration.py to run the plugin's own "
+                     'pipeline.',
+                id='netbox_authentik.W003',
+            ))
+    if pipeline.SYNC_GROUPS in steps and pipeline.LOAD_EXTRA_DATA in steps and (
+            steps.index(pipeline.SYNC_GROUPS) > steps.index(pipeline.LOAD_EXTRA_DATA)):
+        found.append(checks.Warning(
+            f"In {source}, '{pipeline.SYNC_GROUPS}' comes after '{pipeline.LOAD_EXTRA_DATA}': the groups it "
+            'records are not saved.',
+            hint=f"Move '{pipeline.SYNC_GROUPS}' before '{pipeline.LOAD_EXTRA_DATA}'.",
+            id='netbox_authentik.W004',
+        ))
+    return found
+
+
+@_register(checks.Tags.database)
+def check_group_map_groups_exist(databases=None, **kwargs):
+    """W005: every NetBox group that group_map names exists (unless the plugin creates them)."""
+    if 'default' not in (databases or ()):
+        return []
+    if plugin_settings.get('auto_create_groups') or plugin_settings.get('group_sync') == 'off':
+        return []
+    names = group_map_netbox_groups(plugin_settings.get('group_map'))
+    if not names:
+        return []
+    try:
+        missing = missing_netbox_groups(names)
+    except DatabaseError:
+        # Not migrated yet, or not reachable: `migrate` and the database checks say so themselves.
+        return []
+    return [checks.Warning(
+        f"{CONFIG}['group_map'] names the NetBox group {name!r}, which does not exist.",
+        hint=MISSING_GROUP_HINT,
+        id='netbox_authentik.W005',
+    ) for name in missing]

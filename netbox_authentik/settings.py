@@ -24,6 +24,7 @@ class Setting:
     default: object
     types: tuple
     choices: tuple | None = None
+    positive: bool = False
 
 
 SETTINGS = {
@@ -39,9 +40,9 @@ SETTINGS = {
     # 'auto': ask userinfo only when the id_token lacks a claim the plugin uses.
     'fetch_userinfo': Setting('auto', (str,), FETCH_USERINFO_CHOICES),
     # How long discovery and JWKS stay in Django's cache (Redis: shared by every worker).
-    'metadata_cache_seconds': Setting(3600, (int,)),
+    'metadata_cache_seconds': Setting(3600, (int,), positive=True),
     # Timeout in seconds of every request NetBox makes to Authentik.
-    'http_timeout': Setting(10, (int, float)),
+    'http_timeout': Setting(10, (int, float), positive=True),
     # Group sync: see groups.py and the README.
     'group_sync': Setting('mirror', (str,), GROUP_SYNC_CHOICES),
     'group_map': Setting({}, (dict,)),
@@ -74,7 +75,8 @@ def get(name):
         raise KeyError(f'Unknown netbox_authentik setting: {name}')
     value = plugin_config().get(name, SETTINGS[name].default)
     spec = SETTINGS[name]
-    if not _type_ok(value, spec) or (spec.choices is not None and value not in spec.choices):
+    if (not _type_ok(value, spec) or (spec.choices is not None and value not in spec.choices)
+            or (spec.positive and value <= 0)):
         # A wrong value is reported by the system checks; at run time the default is the safe choice.
         return spec.default
     return value

@@ -105,3 +105,14 @@ def test_missing_claim_clear_treats_it_as_empty_list():
     plan = plan_groups(None, {'Admins'}, config(group_map={'a': 'Admins'}, superuser_groups=['a'],
                                                 missing_groups_claim='clear'))
     assert plan.remove == {'Admins'} and plan.superuser is False
+
+
+def test_wrong_setting_values_fall_back_to_defaults_at_run_time(settings):
+    from netbox_authentik import settings as plugin_settings
+
+    settings.PLUGINS_CONFIG = {'netbox_authentik': {
+        'http_timeout': 0, 'metadata_cache_seconds': -5, 'group_sync': 'sync', 'auto_create_groups': 'yes'}}
+    assert plugin_settings.get('http_timeout') == 10
+    assert plugin_settings.get('metadata_cache_seconds') == 3600
+    assert plugin_settings.get('group_sync') == 'mirror'
+    assert plugin_settings.get('auto_create_groups') is False
