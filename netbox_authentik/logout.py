@@ -1,0 +1,163 @@
+"""Sign-out that ends the Authentik session too, and a /login/ that goes straight to Authentik.
+
+Both are plugin middleware around NetBox's own LoginView and LogoutView, so NetBox's logging,
+messages and cookie handling stay exactly as they are; the middleware only decides where the
+browser goes next.
+"""
+
+import logging
+import secrets
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.translation import gettext as _
+from social_core.actions import do_auth
+from social_core.exceptions import MissingBackend, SocialAuthBaseException
+from social_django.models import UserSocialAuth
+from social_django.views import NAMESPACE as SOCIAL_NAMESPACE
+
+from . import settings as plugin_settings
+from .backchannel import BACKEND_NAME, BackchannelLogoutView, authentik_backend, is_authentik_session
+
+logger = logging.getLogger(__name__)
+
+urlpatterns = [
+    path('backchannel-logout/', BackchannelLogoutView.as_view(), name='backchannel_logout'),
+]
+
+
+# -- RP-initiated logout ---------------------------------------------------------------------------------
+
+
+def end_session_url(end_session_endpoint, client_id, post_logout_redirect_uri, state, id_token_hint=None):
+    """Return Authentik's end-session URL carrying the RP-initiated logout parameters, URL-encoded."""
+    parts = urlsplit(end_session_endpoint)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    parameters = {
+        'id_token_hint': id_token_hint,
+        'post_logout_redirect_uri': post_logout_redirect_uri,
+        'client_id': client_id,
+        'state': state,
+    }
+    query.extend((name, value) for name, value in parameters.items() if value)
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def post_logout_redirect_uri(request):
+    """Where Authentik sends the person afterwards: the setting, else NetBox's login page as an absolute URL."""
+    # LOGIN_URL carries BASE_PATH; build_absolute_uri honours X-Forwarded-Proto (SECURE_PROXY_SSL_HEADER).
+    return plugin_settings.get('post_logout_redirect_uri') or request.build_absolute_uri(settings.LOGIN_URL)
+
+
+def latest_id_token(user):
+    """Return the id_token of the user's most recently used Authentik link, or None."""
+    link = (UserSocialAuth.objects.filter(user=user, provider=BACKEND_NAME)
+            .order_by('-modified').only('extra_data').first())
+    id_token = (link.extra_data or {}).get('id_token') if link else None
+    return id_token if isinstance(id_token, str) and id_token else None
+
+
+def authentik_logout_url(request, id_token_hint):
+    """Return the URL that ends the Authentik session, or None when Authentik offers no end-session endpoint."""
+    backend = authentik_backend(request)
+    endpoint = backend.oidc_config().get('end_session_endpoint')
+    if not isinstance(endpoint, str) or not endpoint.startswith(('https://', 'http://')):
+        logger.warning("Authentik's discovery document has no end_session_endpoint; the Authentik session stays")
+        return None
+    client_id, _secret = backend.get_key_and_secret()
+    return end_session_url(endpoint, client_id, post_logout_redirect_uri(request), secrets.token_urlsafe(24),
+                           id_token_hint)
+
+
+class AuthentikLogoutMiddleware:
+    """After NetBox's logout of an Authentik sign-in, send the browser on to Authentik's end-session endpoint."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method != 'GET' or request.path_info != reverse('logout'):
+            return self.get_response(request)
+        try:
+            # Read before NetBox's LogoutView flushes the session and forgets the user.
+            signed_in_through_authentik = (plugin_settings.get('logout_at_authentik')
+                                           and request.user.is_authenticated
+                                           and is_authentik_session(request.session))
+            id_token_hint = latest_id_token(request.user) if signed_in_through_authentik else None
+        except Exception:  # logout must always work; at worst it stays a NetBox-only logout
+            logger.exception('Could not tell whether this logout should end an Authentik session')
+            signed_in_through_authentik = False
+        response = self.get_response(request)
+        if not signed_in_through_authentik or not response.has_header('Location') or request.user.is_authenticated:
+            return response
+        try:
+            url = authentik_logout_url(request, id_token_hint)
+        except SocialAuthBaseException as error:
+            logger.warning('Logout ended the NetBox session only: %s', error)
+            url = None
+        except Exception:
+            logger.exception('Logout ended the NetBox session only: building the Authentik logout URL failed')
+            url = None
+        if url is None:
+            messages.warning(request, _('You have logged out of NetBox, but NetBox could not end your Authentik '
+                                        'session. Sign out of Authentik too if this is a shared computer.'))
+            return response
+        response['Location'] = url
+        return response
+
+
+# -- login_redirect ----------------------------------------------------------------------------------------
+
+
+def wants_authentik_sign_in(request):
+    """True when GET /login/ should skip NetBox's login page and go straight to Authentik."""
+    return bool(
+        plugin_settings.get('login_redirect')
+        and not request.user.is_authenticated
+        # Break-glass: /login/?local=1 always shows NetBox's own login form.
+        and 'local' not in request.GET
+        # A pending message (logged out, sign-in failed) belongs on the login page; redirecting would hide
+        # it and, after a failed or ended Authentik sign-in, bounce straight back into Authentik.
+        and not len(messages.get_messages(request))
+    )
+
+
+def begin_authentik_sign_in(request):
+    """Start the Authentik sign-in server-side, keeping `next`; None when it cannot start."""
+    # Social-auth's begin view is POST-only (CSRF). Starting here is equally safe: it runs only for an
+    # anonymous visitor (nothing can be linked to an existing account), the state check on return still
+    # guards the callback, and social-core sanitises `next` against open redirects.
+    try:
+        backend = authentik_backend(request, redirect_uri=reverse(f'{SOCIAL_NAMESPACE}:complete', args=[BACKEND_NAME]))
+        response = do_auth(backend, redirect_name=REDIRECT_FIELD_NAME, user=request.user)
+    except MissingBackend:
+        logger.error("login_redirect is on, but the authentik backend is not in REMOTE_AUTH_BACKEND")
+        return None
+    except Exception as error:
+        if isinstance(error, SocialAuthBaseException):
+            logger.warning('login_redirect: showing the local login form, the Authentik sign-in could not start: %s',
+                           error)
+        else:
+            logger.exception('login_redirect: showing the local login form, the Authentik sign-in failed to start')
+        messages.error(request, _('NetBox could not reach Authentik. Try again later, or sign in with a local '
+                                  'NetBox account.'))
+        return None
+    add_never_cache_headers(response)
+    return response
+
+
+class LoginRedirectMiddleware:
+    """With login_redirect on, GET /login/ sends an anonymous visitor straight to Authentik."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == 'GET' and request.path_info == reverse('login') and wants_authentik_sign_in(request):
+            if (response := begin_authentik_sign_in(request)) is not None:
+                return response
+        return self.get_response(request)
