@@ -33,6 +33,8 @@ API_TOKEN_PEPPERS = {1: 'test-only-pepper-0123456789-abcdefghijklmnopqrstuvwxyz-
 DEBUG = os.environ.get('NBA_DEBUG') == '1'
 CENSUS_REPORTING_ENABLED = False
 RELEASE_CHECK_URL = None
+# No outside connections from the tests or the demo (the dashboard news feed, the release check).
+ISOLATED_DEPLOYMENT = True
 
 PLUGINS = ['netbox_authentik']
 PLUGINS_CONFIG = {'netbox_authentik': {}}
