@@ -182,7 +182,11 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
         """Run a sign-in step; anything unexpected is logged and shown as a short message, never a 500."""
         try:
             return step(*args, **kwargs)
-        except SocialAuthBaseException:
+        except AuthentikError:
+            raise
+        except SocialAuthBaseException as error:
+            # NetBox shows the person only a generic message, so the reason (never a token) goes to the log.
+            logger.warning('Sign-in through Authentik rejected: %s', error)
             raise
         except Exception as error:
             logger.exception('Sign-in through Authentik failed unexpectedly: %s', type(error).__name__)
@@ -252,7 +256,10 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
         if algorithm in HMAC_ALGORITHMS:
             # Authentik without a signing key signs with the client secret; its JWKS is then {}.
             _client_id, secret = self.get_key_and_secret()
-            return (secret or '').encode()
+            if not secret:
+                # An empty key would let anyone sign a token.
+                raise AuthTokenError(self, 'HS id_token but no client secret configured')
+            return secret.encode()
         kid = header.get('kid')
         jwk = _find_jwk(self.get_jwks_keys(), kid, algorithm)
         if jwk is None and kid is not None:
@@ -318,7 +325,8 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
 
     def pipeline(self, pipeline, pipeline_index=0, *args, **kwargs):
         """Run the sign-in pipeline in one transaction, serialised per Authentik identity."""
-        subject = (self.id_token or {}).get('sub') or ''
+        # Django's authenticate() runs this on a fresh instance; the verified id_token is on kwargs['backend'].
+        subject = (getattr(kwargs.get('backend'), 'id_token', None) or self.id_token or {}).get('sub') or ''
         with transaction.atomic():
             if subject:
                 # Two first sign-ins of one identity must not create two NetBox users.
@@ -386,3 +394,8 @@ def _http_error_message(endpoint_name, status):
         return _('Authentik did not accept this sign-in (it may have expired). Please sign in again.')
     return _('Authentik answered with an error (HTTP {status}). Try again later.').format(status=status)
 
+
+# System checks do not see a backend configured without the plugin; say it when the backend loads.
+from . import checks  # noqa: E402
+
+checks.log_backend_without_plugin()

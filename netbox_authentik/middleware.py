@@ -1,0 +1,31 @@
+"""Sign-in failure messages the person can act on."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import redirect
+
+from .backends import AuthentikError
+
+
+class AuthentikErrorMiddleware:
+    """Show the plugin's own sign-in message on the login page.
+
+    NetBox's SSO exception middleware replaces every error with one generic text, which
+    hides "Authentik could not be reached" behind "Single sign-on failed". Plugin middleware
+    runs after NetBox's, so its process_exception is asked first. Token rejections keep
+    NetBox's generic text: their reason belongs in the log, not on a public page.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, AuthentikError):
+            return None
+        if getattr(settings, 'SOCIAL_AUTH_RAISE_EXCEPTIONS', settings.DEBUG):
+            return None
+        messages.error(request, str(exception), fail_silently=True)
+        return redirect(getattr(settings, 'SOCIAL_AUTH_LOGIN_ERROR_URL', None) or settings.LOGIN_URL)

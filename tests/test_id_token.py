@@ -1,0 +1,416 @@
+"""The id_token as Authentik signs (or encrypts) it: what signs a person in, and what sends them back to /login/.
+
+Every token is really signed with a real key; only the HTTP edge to Authentik is faked. A rejected sign-in
+lands on NetBox's login page with a message, creates no user and no link, and logs why.
+"""
+
+import logging
+import time
+
+import jwt
+import pytest
+import requests
+import responses
+from django.contrib.auth import get_user_model
+from django.test import Client
+from social_django.models import UserSocialAuth
+
+from tests.fake_authentik import (
+    BASE,
+    CLIENT_SECRET,
+    DISCOVERY_URL,
+    ISSUER,
+    JWKS_URL,
+    NETBOX_SSO_FAILED,
+    SLUG,
+    TOKEN_URL,
+    FakeAuthentik,
+    authentik_claims,
+    begin_sign_in,
+    complete_sign_in,
+    encrypt_id_token,
+    login_page_messages,
+    private_pem,
+    public_jwk,
+    requests_to,
+    rsa_private_key,
+    rsa_public_pem,
+    sign_hs256_with_raw_key,
+)
+
+pytestmark = pytest.mark.django_db
+
+CODE = 'authorization-code-7f3e9a'
+UNREACHABLE = 'Authentik could not be reached. Try again later.'
+
+
+@pytest.fixture
+def mock():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+@pytest.fixture
+def authentik(mock):
+    """Authentik with its built-in self-signed certificate: RS256 with a kid."""
+    fake = FakeAuthentik(mock)
+    fake.register_metadata()
+    return fake
+
+
+@pytest.fixture
+def log(caplog):
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def sign_in_with(client, authentik, make_id_token, username='alice'):
+    """Press the button, let Authentik answer with make_id_token(claims with the right nonce), come back."""
+    query = begin_sign_in(client)
+    authentik.register_token(make_id_token(authentik_claims(username, nonce=query['nonce'])))
+    return complete_sign_in(client, query['state'], code=CODE)
+
+
+def assert_signed_in(client, response, username='alice'):
+    assert response.status_code == 302 and response['Location'] == '/', response
+    user = get_user_model().objects.get(username=username)
+    assert UserSocialAuth.objects.get(provider='authentik').user == user
+    assert client.get('/').context['request'].user == user
+
+
+def assert_rejected(client, response, message=NETBOX_SSO_FAILED):
+    """Back on the login page with `message`, nobody signed in, no user and no link created."""
+    assert message in login_page_messages(client, response)
+    assert not get_user_model().objects.filter(username__startswith='alice').exists()
+    assert not UserSocialAuth.objects.exists()
+    assert not client.get('/login/').context['request'].user.is_authenticated
+
+
+def backend_lines(log):
+    """What the backend logged: the reason for a rejection, which the person never sees (NetBox shows a generic one)."""
+    return [record.getMessage() for record in log.records if record.name == 'netbox_authentik.backends']
+
+
+# -- accepted ------------------------------------------------------------------------------------------
+
+
+def test_rs256_id_token_with_kid_signs_in(client, authentik, mock):
+    response = sign_in_with(client, authentik, authentik.sign)
+
+    assert_signed_in(client, response)
+    assert len(requests_to(mock, JWKS_URL)) == 1
+
+
+@pytest.mark.parametrize('alg', ['ES256', 'ES384', 'ES512'])
+def test_ec_signed_id_token_signs_in_when_discovery_advertises_its_algorithm(client, mock, alg):
+    authentik = FakeAuthentik(mock, alg=alg)
+    authentik.register_metadata()
+
+    response = sign_in_with(client, authentik, authentik.sign)
+
+    assert_signed_in(client, response)
+
+
+def test_hs256_id_token_signed_with_client_secret_signs_in_with_empty_jwks(client, mock):
+    authentik = FakeAuthentik(mock, alg='HS256')  # Authentik with no signing key: JWKS answers {}
+    authentik.register_metadata()
+
+    response = sign_in_with(client, authentik, authentik.sign)
+
+    assert_signed_in(client, response)
+    assert requests_to(mock, JWKS_URL) == []
+
+
+@pytest.mark.parametrize('key_as', ['pem text', 'pem file'])
+def test_encrypted_id_token_is_decrypted_with_the_configured_key(client, authentik, settings, tmp_path, key_as):
+    encryption_key = rsa_private_key()
+    pem = private_pem(encryption_key)
+    if key_as == 'pem file':
+        (tmp_path / 'netbox-id-token.pem').write_text(pem)
+        pem = str(tmp_path / 'netbox-id-token.pem')
+    settings.PLUGINS_CONFIG = {'netbox_authentik': {'id_token_decryption_key': pem}}
+
+    response = sign_in_with(client, authentik,
+                            lambda claims: encrypt_id_token(authentik.sign(claims), encryption_key.public_key()))
+
+    assert_signed_in(client, response)
+
+
+def test_encrypted_id_token_without_decryption_key_names_the_setting_on_the_login_page(client, authentik, log):
+    encryption_key = rsa_private_key()
+
+    response = sign_in_with(client, authentik,
+                            lambda claims: encrypt_id_token(authentik.sign(claims), encryption_key.public_key()))
+
+    assert_rejected(client, response, "Authentik sent an encrypted token NetBox cannot read. Ask your NetBox "
+                                      "administrator to set id_token_decryption_key.")
+    assert any('id_token_decryption_key' in line for line in backend_lines(log))
+
+
+# -- discovery URL from what the admin pasted ----------------------------------------------------------
+
+
+@pytest.mark.parametrize('endpoint, slug', [
+    (ISSUER, None),
+    (ISSUER.rstrip('/'), None),
+    (DISCOVERY_URL, None),
+    (BASE, SLUG),
+    (BASE + '/', SLUG),
+], ids=['issuer with slash', 'issuer without slash', 'discovery URL pasted', 'base URL and slug',
+        'base URL with slash and slug'])
+def test_discovery_is_found_from_any_form_of_the_endpoint(client, authentik, mock, settings, endpoint, slug):
+    settings.SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT = endpoint
+    settings.PLUGINS_CONFIG = {'netbox_authentik': {'application_slug': slug} if slug else {}}
+    doubled = f'{BASE}/application/o/{SLUG}//.well-known/openid-configuration'
+    mock.add(responses.GET, doubled, status=301, headers={'Location': DISCOVERY_URL})
+
+    response = sign_in_with(client, authentik, authentik.sign)
+
+    assert_signed_in(client, response)
+    assert len(requests_to(mock, DISCOVERY_URL)) == 1
+    assert requests_to(mock, doubled) == []
+
+
+def test_doubled_slash_in_the_endpoint_follows_authentiks_redirect_to_the_clean_path(client, authentik, mock,
+                                                                                    settings):
+    settings.SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT = f'{BASE}//application/o/{SLUG}/'
+    doubled = f'{BASE}//application/o/{SLUG}/.well-known/openid-configuration'
+    mock.add(responses.GET, doubled, status=301, headers={'Location': DISCOVERY_URL})
+
+    response = sign_in_with(client, authentik, authentik.sign)
+
+    assert_signed_in(client, response)
+    assert [len(requests_to(mock, url)) for url in (doubled, DISCOVERY_URL)] == [1, 1]
+
+
+# -- key rotation ------------------------------------------------------------------------------------
+
+
+def test_token_signed_with_a_rotated_key_refetches_jwks_once_then_signs_in(client, authentik, mock):
+    assert_signed_in(client, sign_in_with(client, authentik, authentik.sign))
+    client.logout()
+    new_key = rsa_private_key()
+    mock.replace(responses.GET, JWKS_URL, json={'keys': [authentik.signing_jwk(),
+                                                          public_jwk(new_key, 'authentik-key-2', 'RS256')]})
+
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign(claims, kid='authentik-key-2',
+                                                                              key=new_key))
+
+    assert response.status_code == 302 and response['Location'] == '/', response
+    assert len(requests_to(mock, JWKS_URL)) == 2
+
+
+# -- rejected tokens -----------------------------------------------------------------------------------
+
+
+def test_token_with_a_bad_signature_is_rejected(client, authentik, log):
+    forger = rsa_private_key()  # same kid as Authentik's key, different key
+
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign(claims, key=forger))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: Signature verification failed' in backend_lines(log)
+
+
+@pytest.mark.parametrize('issuer', ['https://evil.example.com/application/o/netbox/', ISSUER.rstrip('/')],
+                         ids=['other issuer', 'issuer without its trailing slash'])
+def test_token_from_another_issuer_is_rejected(client, authentik, log, issuer):
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign({**claims, 'iss': issuer}))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: Invalid issuer' in backend_lines(log)
+
+
+def test_token_for_another_client_is_rejected(client, authentik, log):
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign({**claims, 'aud': 'grafana'}))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: Audience doesn\'t match' in backend_lines(log)
+
+
+def test_expired_token_is_rejected(client, authentik, log):
+    an_hour_ago = int(time.time()) - 3600
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign(
+        {**claims, 'iat': an_hour_ago - 60, 'auth_time': an_hour_ago - 60, 'exp': an_hour_ago}))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: Signature has expired' in backend_lines(log)
+
+
+def test_token_issued_in_the_future_beyond_leeway_is_rejected(client, authentik, log):
+    in_five_minutes = int(time.time()) + 300
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign(
+        {**claims, 'iat': in_five_minutes, 'exp': in_five_minutes + 3600}))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: The token is not yet valid (iat)' in \
+        backend_lines(log)
+
+
+def test_token_with_another_sign_ins_nonce_is_rejected(client, authentik, log):
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign({**claims, 'nonce': 'x' * 64}))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: Incorrect id_token: nonce' in backend_lines(log)
+
+
+def test_replayed_token_is_rejected_on_a_second_completion(client, authentik, log):
+    query = begin_sign_in(client)
+    captured = authentik.sign(authentik_claims('alice', nonce=query['nonce']))
+    authentik.register_token(captured)
+    assert_signed_in(client, complete_sign_in(client, query['state'], code=CODE))
+    other_browser = Client()
+
+    replay = complete_sign_in(other_browser, begin_sign_in(other_browser)['state'], code=CODE)  # answered: captured
+
+    assert NETBOX_SSO_FAILED in login_page_messages(other_browser, replay)
+    assert not other_browser.get('/login/').context['request'].user.is_authenticated
+    assert 'Sign-in through Authentik rejected: Token error: Incorrect id_token: nonce' in backend_lines(log)
+    assert UserSocialAuth.objects.count() == 1
+
+
+def test_unsigned_token_alg_none_is_rejected(client, authentik, log):
+    response = sign_in_with(client, authentik, lambda claims: jwt.encode(claims, None, algorithm='none'))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: id_token algorithm not allowed' in \
+        backend_lines(log)
+
+
+def test_hs256_token_keyed_with_the_rsa_public_key_is_rejected_when_authentik_signs_rs256(client, authentik, log):
+    response = sign_in_with(client, authentik, lambda claims: sign_hs256_with_raw_key(claims, rsa_public_pem()))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: id_token algorithm not allowed' in \
+        backend_lines(log)
+
+
+def test_hs256_token_keyed_with_the_rsa_public_key_is_rejected_when_authentik_signs_hs256(client, mock, log):
+    authentik = FakeAuthentik(mock, alg='HS256')
+    authentik.keys = [authentik.signing_jwk(alg='RS256')]  # a published RSA key must not become an HMAC secret
+    authentik.register_metadata()
+
+    response = sign_in_with(client, authentik, lambda claims: sign_hs256_with_raw_key(claims, rsa_public_pem()))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: Signature verification failed' in backend_lines(log)
+
+
+def test_rs256_token_is_rejected_when_authentik_advertises_only_es256(client, mock, log):
+    authentik = FakeAuthentik(mock, alg='ES256')
+    authentik.keys.append(authentik.signing_jwk(kid='rsa-key', alg='RS256'))
+    authentik.register_metadata()
+
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign(claims, alg='RS256', kid='rsa-key'))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: id_token algorithm not allowed' in \
+        backend_lines(log)
+
+
+def test_token_signed_by_a_key_missing_from_jwks_even_after_refetch_is_rejected(client, authentik, mock, log):
+    stranger = rsa_private_key()
+
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign(claims, kid='stranger', key=stranger))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: id_token signed with an unknown key' in \
+        backend_lines(log)
+    assert len(requests_to(mock, JWKS_URL)) == 2
+
+
+def test_garbage_instead_of_a_token_is_rejected(client, authentik, log):
+    response = sign_in_with(client, authentik, lambda claims: 'this-is-not-a-jwt')
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: malformed id_token' in backend_lines(log)
+
+
+def test_token_response_without_id_token_is_rejected(client, authentik, mock, log):
+    query = begin_sign_in(client)
+    mock.add(responses.POST, TOKEN_URL, json={'access_token': 'access-1', 'token_type': 'Bearer',
+                                              'expires_in': 3600, 'scope': 'openid profile email'})
+
+    response = complete_sign_in(client, query['state'], code=CODE)
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: Missing id_token in OpenID Connect token response' in \
+        backend_lines(log)
+
+
+def test_userinfo_for_another_subject_is_rejected(client, authentik, settings, log):
+    settings.PLUGINS_CONFIG = {'netbox_authentik': {'fetch_userinfo': 'always'}}
+    authentik.register_userinfo(authentik_claims('mallory'))
+
+    response = sign_in_with(client, authentik, authentik.sign)
+
+    assert_rejected(client, response)
+    assert not get_user_model().objects.filter(username='mallory').exists()
+    assert 'Sign-in through Authentik rejected: Token error: Invalid UserInfo sub' in backend_lines(log)
+
+
+# -- the token endpoint failing ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('answer, message, logged', [
+    ({'status': 500, 'json': {'error': 'server_error'}},
+     'Authentik answered with an error (HTTP 500). Try again later.',
+     f'Authentik token endpoint {TOKEN_URL} answered HTTP 500 (server_error)'),
+    ({'status': 400, 'json': {'error': 'invalid_grant', 'error_description': f'code {CODE} is invalid'}},
+     'Authentik did not accept this sign-in (it may have expired). Please sign in again.',
+     f'Authentik token endpoint {TOKEN_URL} answered HTTP 400 (invalid_grant)'),
+    ({'status': 401, 'json': {'error': 'invalid_client'}},
+     "Authentik rejected NetBox's client credentials. Ask your NetBox administrator.",
+     f'Authentik token endpoint {TOKEN_URL} answered HTTP 401 (invalid_client)'),
+    ({'status': 200, 'body': 'access_token=leaked-access-token&id_token=leaked.id.token',
+      'content_type': 'application/x-www-form-urlencoded'},
+     'Authentik sent an answer NetBox could not read.',
+     f'Authentik token endpoint {TOKEN_URL} did not answer with JSON'),
+    ({'body': requests.exceptions.ConnectTimeout('connect timed out')},
+     UNREACHABLE, f'Authentik token endpoint {TOKEN_URL}: timed out'),
+    ({'body': requests.exceptions.ReadTimeout('read timed out')},
+     UNREACHABLE, f'Authentik token endpoint {TOKEN_URL}: timed out'),
+    ({'body': requests.exceptions.ConnectionError('connection refused')},
+     UNREACHABLE, f'Authentik token endpoint {TOKEN_URL}: connection failed'),
+], ids=['500', '400 invalid_grant', '401', 'non-JSON 200', 'connect timeout', 'read timeout', 'refused'])
+def test_token_endpoint_failure_shows_a_message_and_logs_the_endpoint_but_no_secret(client, authentik, mock, log,
+                                                                                     answer, message, logged):
+    query = begin_sign_in(client)
+    code_verifier = client.session['authentik_code_verifier']
+    mock.add(responses.POST, TOKEN_URL, **answer)
+
+    response = complete_sign_in(client, query['state'], code=CODE)
+
+    assert_rejected(client, response, message)
+    assert logged in backend_lines(log)
+    assert len(requests_to(mock, TOKEN_URL)) == 1
+    logged_text = '\n'.join(logging.Formatter().format(record) for record in log.records)
+    for secret in (CLIENT_SECRET, CODE, code_verifier, 'leaked-access-token', 'leaked.id.token'):
+        assert secret not in logged_text
+
+
+def test_successful_sign_in_logs_no_secret_code_or_token(client, authentik, mock, log):
+    query = begin_sign_in(client)
+    code_verifier = client.session['authentik_code_verifier']
+    id_token = authentik.sign(authentik_claims('alice', nonce=query['nonce']))
+    authentik.register_token(id_token)
+
+    assert_signed_in(client, complete_sign_in(client, query['state'], code=CODE))
+
+    [token_response] = [call.response.json() for call in mock.calls if call.request.url == TOKEN_URL]
+    access_token = token_response['access_token']
+    logged_text = '\n'.join(logging.Formatter().format(record) for record in log.records)
+    for secret in (CLIENT_SECRET, CODE, code_verifier, id_token, access_token):
+        assert secret not in logged_text
+
+
+# -- the begin step ----------------------------------------------------------------------------------
+
+
+def test_begin_with_authentik_unreachable_returns_to_login_page_with_a_message(client, mock, log):
+    mock.add(responses.GET, DISCOVERY_URL, body=requests.exceptions.ConnectionError('connection refused'))
+
+    response = client.post('/oauth/begin/authentik/')
+
+    assert_rejected(client, response, UNREACHABLE)
+    assert f'Authentik discovery endpoint {DISCOVERY_URL}: connection failed' in backend_lines(log)
