@@ -21,6 +21,12 @@ class NetBoxAuthentikConfig(PluginConfig):
     max_version = '4.7.99'
     # Every key, its default and what it does: netbox_authentik/settings.py (SETTINGS) and the README.
     default_settings = {}
+    # Logout that ends the Authentik session, and login_redirect (netbox_authentik/logout.py).
+    middleware = [
+        'netbox_authentik.logout.AuthentikLogoutMiddleware',
+        'netbox_authentik.logout.LoginRedirectMiddleware',
+        'netbox_authentik.middleware.AuthentikErrorMiddleware',
+    ]
 
     def ready(self):
         super().ready()

@@ -1,3 +1,20 @@
 """URLs under /plugins/authentik/."""
 
-urlpatterns = []
+from django.urls import path
+
+from . import views
+
+# Links between NetBox users and Authentik identities (netbox_authentik/views.py).
+urlpatterns = [
+    path('associations/', views.AssociationListView.as_view(), name='association_list'),
+    path('associations/add/', views.AssociationEditView.as_view(), name='association_add'),
+    path('associations/delete/', views.AssociationBulkDeleteView.as_view(), name='association_bulk_delete'),
+    path('associations/<int:pk>/', views.AssociationView.as_view(), name='association'),
+    path('associations/<int:pk>/edit/', views.AssociationEditView.as_view(), name='association_edit'),
+    path('associations/<int:pk>/delete/', views.AssociationDeleteView.as_view(), name='association_delete'),
+]
+
+# Back-channel logout: /plugins/authentik/backchannel-logout/ (netbox_authentik/logout.py).
+from .logout import urlpatterns as logout_urlpatterns  # noqa: E402
+
+urlpatterns += logout_urlpatterns

@@ -172,15 +172,11 @@ NETBOX_SSO_FAILED = 'Single sign-on failed. Please try again or contact your adm
 
 def login_page_messages(client, response):
     """Follow a failed sign-in to NetBox's login page; return the message toasts shown there, as text."""
-    import html
-    import re
-
     assert response.status_code == 302, response
     assert urlparse(response['Location']).path == '/login/', response['Location']
     page = client.get(response['Location'])
     assert page.status_code == 200, page
-    bodies = re.findall(r'<div class="toast-body">(.*?)</div>', page.content.decode(), re.S)
-    return [html.unescape(' '.join(body.split())) for body in bodies]
+    return toast_messages(page)
 
 
 def requests_to(mock, url, method=None):
@@ -220,3 +216,40 @@ def sign_hs256_with_raw_key(claims, key_bytes):
     signing_input = b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode()) + '.' + b64(json.dumps(claims).encode())
     signature = hmac.new(key_bytes, signing_input.encode(), hashlib.sha256).digest()
     return f'{signing_input}.{b64(signature)}'
+
+
+# -- signed-in sessions, logout and back-channel logout -------------------------------------------------
+
+BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
+
+
+def sign_in(client, fake, username='alice', next_url=None, **claim_overrides):
+    """Sign `client` in through the whole Authentik flow; return the id_token Authentik issued."""
+    query = begin_sign_in(client, next_url)
+    id_token = fake.sign(authentik_claims(username, nonce=query['nonce'], **claim_overrides))
+    fake.register_token(id_token)
+    response = complete_sign_in(client, query['state'])
+    assert response.status_code == 302, response
+    return id_token
+
+
+def logout_token_claims(**overrides):
+    """Claims of a logout_token as Authentik sends it (no exp, no nonce); a value of ... drops a claim."""
+    claims = {
+        'iss': ISSUER,
+        'aud': CLIENT_ID,
+        'iat': int(time.time()),
+        'jti': uuid.uuid4().hex,
+        'events': {BACKCHANNEL_LOGOUT_EVENT: {}},
+        **overrides,
+    }
+    return {key: value for key, value in claims.items() if value is not ...}
+
+
+def toast_messages(page):
+    """The message toasts a rendered NetBox page shows, as text."""
+    import html
+    import re
+
+    bodies = re.findall(r'<div class="toast-body">(.*?)</div>', page.content.decode(), re.S)
+    return [html.unescape(' '.join(body.split())) for body in bodies]

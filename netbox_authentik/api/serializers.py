@@ -1,0 +1,68 @@
+"""Serializer of a link. Only named fields leave NetBox: extra_data, and the tokens in it, never does."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from netbox.api.serializers import ValidatedModelSerializer
+from rest_framework import serializers
+from social_django.models import UserSocialAuth
+from users.api.serializers import UserSerializer
+
+from .. import linking
+
+__all__ = ('AssociationSerializer',)
+
+
+class AssociationSerializer(ValidatedModelSerializer):
+    """A NetBox user's link to an Authentik identity; the groups and sign-in time come from the last sign-in."""
+
+    # social_django's model is not a plugin model: NetBox cannot derive these view names itself.
+    url = serializers.HyperlinkedIdentityField(view_name='plugins-api:netbox_authentik-api:association-detail')
+    display_url = serializers.HyperlinkedIdentityField(view_name='plugins:netbox_authentik:association')
+    user = UserSerializer(nested=True)
+    provider = serializers.CharField(default=linking.PROVIDER, max_length=linking.provider_max_length())
+    groups = serializers.SerializerMethodField(read_only=True)
+    groups_synced_at = serializers.SerializerMethodField(read_only=True)
+    last_sign_in = serializers.SerializerMethodField(read_only=True)
+
+    class Meta:
+        model = UserSocialAuth
+        fields = (
+            'id', 'url', 'display_url', 'display', 'user', 'provider', 'uid', 'groups', 'groups_synced_at',
+            'last_sign_in', 'created', 'modified',
+        )
+        brief_fields = ('id', 'url', 'display', 'user', 'provider', 'uid')
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_display(self, obj):
+        return f'{obj.user} ({obj.provider})'
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField(), allow_null=True))
+    def get_groups(self, obj):
+        return linking.synced_groups(obj)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_groups_synced_at(self, obj):
+        return _isoformat(linking.groups_synced_at(obj))
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_last_sign_in(self, obj):
+        return _isoformat(linking.last_sign_in(obj))
+
+    def validate(self, data):
+        data = super().validate(data)
+        if self.nested:
+            return data
+        provider = data.get('provider', getattr(self.instance, 'provider', None))
+        uid = data.get('uid', getattr(self.instance, 'uid', None))
+        if linking.existing_link(provider, uid, exclude_pk=getattr(self.instance, 'pk', None)):
+            raise serializers.ValidationError({'uid': 'This Authentik identity is already linked to a NetBox user.'})
+        user = data.get('user', getattr(self.instance, 'user', None))
+        request = self.context.get('request')
+        if user is not None and (request is None or not linking.may_link(request.user, user)):
+            raise serializers.ValidationError(
+                {'user': 'Only a superuser can link an Authentik identity to a superuser.'})
+        return data
+
+
+def _isoformat(value):
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,10 @@
+"""URLs under /api/plugins/authentik/."""
+
+from netbox.api.routers import NetBoxRouter
+
+from . import views
+
+router = NetBoxRouter()
+router.register('associations', views.AssociationViewSet, basename='association')
+
+urlpatterns = router.urls

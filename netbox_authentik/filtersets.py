@@ -1,0 +1,49 @@
+"""Filters for the association list and the REST API. extra_data is deliberately not filterable."""
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from netbox.filtersets import BaseFilterSet
+from social_django.models import UserSocialAuth
+from utilities.filtersets import register_filterset
+
+__all__ = ('AssociationFilterSet',)
+
+
+@register_filterset
+class AssociationFilterSet(BaseFilterSet):
+    """Quick search, user, provider, uid and creation date (the same names NetBox uses for tokens and jobs)."""
+
+    q = django_filters.CharFilter(method='search', label=_('Search'))
+    user_id = django_filters.ModelMultipleChoiceFilter(
+        field_name='user',
+        queryset=get_user_model().objects.all(),
+        distinct=False,
+        label=_('User (ID)'),
+    )
+    user = django_filters.ModelMultipleChoiceFilter(
+        field_name='user__username',
+        queryset=get_user_model().objects.all(),
+        distinct=False,
+        to_field_name='username',
+        label=_('User (name)'),
+    )
+    created__after = django_filters.DateTimeFilter(field_name='created', lookup_expr='gte')
+    created__before = django_filters.DateTimeFilter(field_name='created', lookup_expr='lte')
+
+    class Meta:
+        model = UserSocialAuth
+        # Never extra_data: a lookup on it would let anyone with view permission probe the stored id_token.
+        fields = ('id', 'provider', 'uid', 'created', 'modified')
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(uid__icontains=value)
+            | Q(provider__iexact=value)
+            | Q(user__username__icontains=value)
+            | Q(user__email__icontains=value)
+        )

@@ -1,0 +1,197 @@
+"""Links between NetBox users and Authentik identities: social_django's UserSocialAuth rows.
+
+One module for what a link is, where its pages are and when one may be made. The association
+pages, the REST API, the management commands and the sign-in pipeline all use it.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.urls import reverse
+from social_django.models import UserSocialAuth
+from utilities.querysets import RestrictedQuerySet
+
+from . import settings as plugin_settings
+
+logger = logging.getLogger(__name__)
+
+PROVIDER = 'authentik'
+# Modes of the associate_existing_users setting that match by email address.
+EMAIL_MODES = ('verified_email', 'email')
+
+
+def associations():
+    """Every link, as a queryset that NetBox's object permissions can restrict (.restrict())."""
+    # social_django's model has no default ordering; NetBox's API refuses to paginate without one.
+    return RestrictedQuerySet(model=UserSocialAuth).select_related('user').order_by('user__username', 'provider', 'pk')
+
+
+def association_action_url(model, action=None, rest_api=False, kwargs=None):
+    """Return the URL of an association page or API endpoint, for NetBox's get_action_url()."""
+    if rest_api:
+        return reverse(f'plugins-api:netbox_authentik-api:association-{action or "detail"}', kwargs=kwargs)
+    return reverse('plugins:netbox_authentik:association' + (f'_{action}' if action else ''), kwargs=kwargs)
+
+
+def association_absolute_url(association):
+    return reverse('plugins:netbox_authentik:association', kwargs={'pk': association.pk})
+
+
+def install_url_hooks():
+    """Let NetBox's buttons, tables and breadcrumbs find the association pages.
+
+    NetBox finds a model's pages with utilities.views.get_action_url(), which asks the model's
+    `_get_action_url()` first and otherwise looks for 'social_django:…' views, which do not exist.
+    Nothing else changes on social_django's model.
+    """
+    UserSocialAuth._get_action_url = classmethod(association_action_url)
+    UserSocialAuth.get_absolute_url = association_absolute_url
+
+
+# NetBox imports this module when the plugin starts (template_content.py uses it), before any page renders.
+install_url_hooks()
+
+
+def uid_max_length():
+    """Return the longest uid (Authentik `sub`) the association table can hold (SOCIAL_AUTH_UID_LENGTH)."""
+    return UserSocialAuth._meta.get_field('uid').max_length
+
+
+def provider_max_length():
+    return UserSocialAuth._meta.get_field('provider').max_length
+
+
+def existing_link(provider, uid, exclude_pk=None):
+    """Return the association already holding (provider, uid), or None."""
+    links = UserSocialAuth.objects.select_related('user').filter(provider=provider, uid=uid)
+    if exclude_pk is not None:
+        links = links.exclude(pk=exclude_pk)
+    return links.first()
+
+
+def may_link(acting_user, user):
+    """Linking an identity to a superuser hands out superuser rights: only a superuser may do it."""
+    return not user.is_superuser or acting_user.is_superuser
+
+
+# -- the safe view of extra_data ---------------------------------------------------------------
+# extra_data also holds the id_token (kept as logout hint). Pages, exports and the API read
+# only these accessors, never extra_data itself.
+
+def synced_groups(association):
+    """Return the Authentik groups recorded at the last sign-in, or None if none were recorded."""
+    groups = (association.extra_data or {}).get('groups')
+    return [str(name) for name in groups] if isinstance(groups, list) else None
+
+
+def groups_synced_at(association):
+    """Return when the groups were last synced from Authentik, or None."""
+    value = (association.extra_data or {}).get('groups_synced_at')
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def last_sign_in(association):
+    """Return the time of the last sign-in through this identity, or None if it was never used.
+
+    social-core records `auth_time` (epoch seconds) at every sign-in. `modified` is not used:
+    an edit on the association page moves it too.
+    """
+    value = (association.extra_data or {}).get('auth_time')
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return datetime.fromtimestamp(value, tz=UTC)
+
+
+# -- matching existing NetBox users ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Match:
+    """The NetBox user an Authentik identity may be linked to, or why it may not (`refusal`)."""
+
+    user: object = None
+    refusal: str = ''
+
+
+def match_existing_user(mode, provider, username='', email='', email_verified=False):
+    """Find the one existing NetBox user an Authentik identity may be linked to under `mode`.
+
+    'username' compares usernames exactly, case included: Authentik's 'Alice' is not NetBox's
+    'alice'. The email modes compare addresses case-insensitively, as mail servers do. No user is
+    returned when several users match or when the user is already linked to another identity of
+    `provider`.
+    """
+    User = get_user_model()
+    if mode == 'username':
+        if not username:
+            return Match()
+        candidates = list(User.objects.filter(username=username))
+        if not candidates:
+            near = User.objects.filter(username__iexact=username).values_list('username', flat=True).first()
+            if near is not None:
+                return Match(refusal=f"NetBox user '{near}' differs from '{username}' in case only")
+            return Match()
+    elif mode in EMAIL_MODES:
+        if not email:
+            return Match()
+        if mode == 'verified_email' and email_verified is not True:
+            if User.objects.filter(email__iexact=email).exists():
+                return Match(refusal='Authentik did not mark the email address as verified')
+            return Match()
+        candidates = list(User.objects.filter(email__iexact=email)[:2])
+        if len(candidates) > 1:
+            return Match(refusal='more than one NetBox user has this email address')
+        if not candidates:
+            return Match()
+    else:
+        return Match()
+    user = candidates[0]
+    if UserSocialAuth.objects.filter(user=user, provider=provider).exists():
+        return Match(refusal=f"NetBox user '{user.username}' is already linked to another {provider} identity")
+    return Match(user=user)
+
+
+def _claim(backend, response, name):
+    if hasattr(backend, 'claim'):
+        return backend.claim(response or {}, name)
+    return (response or {}).get(name)
+
+
+def associate_existing_user(backend, details, response, user=None, *args, **kwargs):
+    """Pipeline step: link a first sign-in to an existing NetBox user, as associate_existing_users allows.
+
+    With the default (None) it does nothing, so a new Authentik identity never takes over an
+    existing account: social-core then creates a new user.
+    """
+    mode = plugin_settings.get('associate_existing_users')
+    if user is not None or mode is None:
+        return None
+    uid = kwargs.get('uid')
+    claims = {
+        'provider': backend.name,
+        'username': details.get('username') or '',
+        'email': _claim(backend, response, 'email') or details.get('email') or '',
+        'email_verified': _claim(backend, response, 'email_verified'),
+    }
+    match = match_existing_user(mode, **claims)
+    if match.user is not None:
+        with transaction.atomic():
+            # Two first sign-ins of different identities must not both join one user: decide again
+            # holding the user's row (until the sign-in's transaction ends).
+            get_user_model().objects.select_for_update().filter(pk=match.user.pk).exists()
+            match = match_existing_user(mode, **claims)
+    if match.refusal:
+        logger.warning('Did not link Authentik identity %s to an existing NetBox user '
+                       '(associate_existing_users=%r): %s. Link it by hand with `netbox authentik_link` '
+                       'or on the Authentik identity links page.', uid, mode, match.refusal)
+        return None
+    if match.user is None:
+        return None
+    logger.info("Linking Authentik identity %s to existing NetBox user '%s' (associate_existing_users=%r)",
+                uid, match.user.username, mode)
+    return {'user': match.user, 'is_new': False}

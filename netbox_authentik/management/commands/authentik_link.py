@@ -1,0 +1,226 @@
+"""`netbox authentik_link`: link existing NetBox users to Authentik identities, one by one or from a CSV file."""
+
+import csv
+from dataclasses import dataclass, field
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError, transaction
+from social_django.models import UserSocialAuth
+
+from netbox_authentik import linking
+
+MATCH_MODES = {'username': 'username', 'email': 'email'}
+
+
+@dataclass
+class Row:
+    """One line of a CSV file, with what is wrong with it."""
+
+    line: int
+    values: dict
+    problems: list = field(default_factory=list)
+
+    def get(self, name):
+        return (self.values.get(name) or '').strip()
+
+
+class Command(BaseCommand):
+    help = (
+        'Link existing NetBox users to Authentik identities (their `sub`). One user: --user USERNAME --uid SUB. '
+        'Many: --csv FILE with the columns username,uid[,provider]; every row is checked first and nothing is '
+        'written if any row is bad. Propose links: --match username|email --identities FILE, a CSV of Authentik '
+        'identities (uid,username,email); prints the plan, and links only with --apply.'
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument('--user', metavar='USERNAME', help='The NetBox user to link (with --uid).')
+        parser.add_argument('--uid', metavar='SUB', help="The Authentik identity's sub claim (with --user).")
+        parser.add_argument('--provider', default=linking.PROVIDER,
+                            help=f"The backend name the link is for (default: {linking.PROVIDER}).")
+        parser.add_argument('--csv', metavar='FILE', dest='csv_file',
+                            help='Link the users in FILE: a header row, then username,uid[,provider] rows.')
+        parser.add_argument('--match', choices=sorted(MATCH_MODES),
+                            help='Propose links for existing users whose username (exactly) or email address '
+                                 '(ignoring case) matches an identity in --identities.')
+        parser.add_argument('--identities', metavar='FILE',
+                            help='With --match: a CSV of Authentik identities with the columns uid,username,email.')
+        parser.add_argument('--apply', action='store_true', help='With --match: write the proposed links.')
+
+    def handle(self, *args, user=None, uid=None, provider=None, csv_file=None, match=None, identities=None,
+               apply=False, **options):
+        modes = [name for name, chosen in (('--user/--uid', user or uid), ('--csv', csv_file),
+                                           ('--match', match or identities)) if chosen]
+        if len(modes) != 1:
+            raise CommandError('Give exactly one of --user with --uid, --csv FILE, or --match with --identities FILE.')
+        if apply and not match:
+            raise CommandError('--apply goes with --match.')
+        if modes[0] == '--user/--uid':
+            if not (user and uid):
+                raise CommandError('--user and --uid go together.')
+            self.link_rows([Row(0, {'username': user, 'uid': uid, 'provider': provider})], provider, source=None)
+        elif csv_file:
+            self.link_rows(read_csv(csv_file, required=('username', 'uid')), provider, source=csv_file)
+        else:
+            if not (match and identities):
+                raise CommandError('--match and --identities go together.')
+            self.match_identities(read_csv(identities, required=('uid',), optional=('username', 'email')),
+                                  MATCH_MODES[match], provider, apply, source=identities)
+
+    # -- --user/--uid and --csv ---------------------------------------------------------------------
+
+    def link_rows(self, rows, default_provider, source):
+        """Check every row, then link them all in one transaction, or none."""
+        users = _users_by_username({row.get('username') for row in rows})
+        line_of_user, line_of_identity = {}, {}
+        new_links, unchanged = [], []
+        for row in rows:
+            username, uid, provider = row.get('username'), row.get('uid'), row.get('provider') or default_provider
+            user = users.get(username)
+            if not username:
+                row.problems.append('username is empty')
+            elif user is None:
+                row.problems.append(f"no NetBox user '{username}'")
+            elif username in line_of_user:
+                row.problems.append(f"NetBox user '{username}' is also on line {line_of_user[username]}")
+            line_of_user.setdefault(username, row.line)
+            row.problems.extend(_uid_problems(uid, provider))
+            if (provider, uid) in line_of_identity:
+                row.problems.append(f'{provider} uid {uid} is also on line {line_of_identity[provider, uid]}')
+            line_of_identity.setdefault((provider, uid), row.line)
+            if row.problems:
+                continue
+            existing = linking.existing_link(provider, uid)
+            if existing is None:
+                new_links.append(UserSocialAuth(user=user, provider=provider, uid=uid))
+            elif existing.user_id == user.pk:
+                unchanged.append(existing)
+            else:
+                row.problems.append(f"{provider} uid {uid} is already linked to NetBox user '{existing.user}'")
+        self.stop_on_problems(rows, source, 'linked')
+        self.create(new_links)
+        for link in new_links:
+            self.stdout.write(f"Linked NetBox user '{link.user}' to {link.provider} identity {link.uid}.")
+            for other in UserSocialAuth.objects.filter(user=link.user, provider=link.provider).exclude(pk=link.pk):
+                self.stdout.write(f"  Note: '{link.user}' also keeps its link to {other.provider} identity "
+                                  f'{other.uid}.')
+        for link in unchanged:
+            self.stdout.write(f"NetBox user '{link.user}' was already linked to {link.provider} identity {link.uid}.")
+        if source:
+            self.stdout.write(self.style.SUCCESS(f'Linked {len(new_links)} user(s) from {source}; '
+                                                 f'{len(unchanged)} already linked.'))
+
+    # -- --match --identities -----------------------------------------------------------------------
+
+    def match_identities(self, rows, mode, provider, apply, source):
+        """Plan one link per identity that matches exactly one unlinked NetBox user; write it with --apply."""
+        first_line_of = {}
+        for row in rows:
+            uid = row.get('uid')
+            row.problems.extend(_uid_problems(uid, provider))
+            if uid in first_line_of:
+                row.problems.append(f'uid {uid} is also on line {first_line_of[uid]}')
+            first_line_of.setdefault(uid, row.line)
+        self.stop_on_problems(rows, source, 'planned')
+
+        plan = {}  # line -> (row, user or None, reason)
+        lines_by_user = {}
+        for row in rows:
+            uid = row.get('uid')
+            existing = linking.existing_link(provider, uid)
+            if existing is not None:
+                plan[row.line] = (row, None, f"already linked to NetBox user '{existing.user}'")
+                continue
+            found = linking.match_existing_user(mode, provider, username=row.get('username'),
+                                                email=row.get('email'), email_verified=True)
+            if found.user is None:
+                plan[row.line] = (row, None, found.refusal or f'no NetBox user with this {mode}')
+                continue
+            plan[row.line] = (row, found.user, '')
+            lines_by_user.setdefault(found.user.pk, []).append(row.line)
+        for lines in lines_by_user.values():
+            if len(lines) > 1:
+                for line in lines:
+                    row, user, _reason = plan[line]
+                    others = ', '.join(str(other) for other in lines if other != line)
+                    plan[line] = (row, None, f"NetBox user '{user}' also matches line(s) {others}")
+
+        to_link = []
+        for line in sorted(plan):
+            row, user, reason = plan[line]
+            who = row.get(mode) or row.get('uid')
+            if user is not None:
+                to_link.append(UserSocialAuth(user=user, provider=provider, uid=row.get('uid')))
+                self.stdout.write(f"line {line}: link NetBox user '{user}' to {provider} identity {row.get('uid')} "
+                                  f'(same {mode})')
+            else:
+                self.stdout.write(f'line {line}: skip {who}: {reason}')
+        skipped = len(plan) - len(to_link)
+        self.stdout.write(f'{len(to_link)} link(s) proposed; {skipped} skipped.')
+        if not apply:
+            self.stdout.write(self.style.WARNING('Dry run: nothing was written. Run again with --apply to link.'))
+            return
+        self.create(to_link)
+        self.stdout.write(self.style.SUCCESS(f'Linked {len(to_link)} user(s).'))
+
+    # -- shared ---------------------------------------------------------------------------------------
+
+    def stop_on_problems(self, rows, source, verb):
+        """Report every bad row by line number; then stop, having written nothing."""
+        bad = [row for row in rows if row.problems]
+        if not bad:
+            return
+        for row in bad:
+            where = f'line {row.line}: ' if source else ''
+            self.stderr.write(where + '; '.join(row.problems))
+        if source:
+            raise CommandError(f'{len(bad)} bad row(s) in {source}; nothing was {verb}.')
+        raise CommandError(f'Nothing was {verb}.')
+
+    def create(self, links):
+        try:
+            with transaction.atomic():
+                for link in links:
+                    link.save()
+        except IntegrityError as error:
+            # Someone linked one of these identities meanwhile; the transaction wrote nothing.
+            raise CommandError('An identity was linked by someone else meanwhile; nothing was written.') from error
+
+
+def read_csv(path, required, optional=('provider',)):
+    """Return the rows of a CSV file with a header row, numbered by their line in the file."""
+    try:
+        with open(path, newline='', encoding='utf-8-sig') as csv_file:
+            reader = csv.DictReader(csv_file)
+            header = [name.strip() for name in reader.fieldnames or []]
+            missing = [name for name in required if name not in header]
+            if missing:
+                expected = ','.join([*required, *(f'[{name}]' for name in optional)])
+                raise CommandError(f'{path}: the first line must be a header naming the columns {expected}; '
+                                   f"'{','.join(missing)}' is missing.")
+            reader.fieldnames = header
+            rows = []
+            for values in reader:
+                rows.append(Row(reader.line_num, values))
+    except OSError as error:
+        raise CommandError(f'{path}: {error.strerror}') from error
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise CommandError(f'{path}: not a UTF-8 CSV file ({error})') from error
+    return rows
+
+
+def _users_by_username(usernames):
+    return {user.username: user for user in get_user_model().objects.filter(username__in=usernames)}
+
+
+def _uid_problems(uid, provider):
+    problems = []
+    if not uid:
+        problems.append('uid is empty')
+    elif len(uid) > linking.uid_max_length():
+        problems.append(f'uid is longer than {linking.uid_max_length()} characters')
+    if not provider:
+        problems.append('provider is empty')
+    elif len(provider) > linking.provider_max_length():
+        problems.append(f'provider is longer than {linking.provider_max_length()} characters')
+    return problems

@@ -1,0 +1,20 @@
+"""The plugin's entries in NetBox's Plugins menu."""
+
+from django.utils.translation import gettext_lazy as _
+from netbox.plugins import PluginMenuButton, PluginMenuItem
+
+menu_items = (
+    PluginMenuItem(
+        link='plugins:netbox_authentik:association_list',
+        link_text=_('Identity Links'),
+        permissions=['social_django.view_usersocialauth'],
+        buttons=(
+            PluginMenuButton(
+                link='plugins:netbox_authentik:association_add',
+                title=_('Link a user'),
+                icon_class='mdi mdi-plus-thick',
+                permissions=['social_django.add_usersocialauth'],
+            ),
+        ),
+    ),
+)

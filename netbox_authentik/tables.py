@@ -1,0 +1,76 @@
+"""The table of links between NetBox users and Authentik identities."""
+
+import django_tables2 as tables
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from netbox.tables import NetBoxTable, columns
+from social_django.models import UserSocialAuth
+
+from . import linking
+
+
+class LinkDataDateTimeColumn(columns.DateTimeColumn):
+    """A time kept in extra_data, read through one of linking's accessors (never extra_data as a whole)."""
+
+    def __init__(self, read, **kwargs):
+        self.read = read
+        super().__init__(**kwargs)
+
+    def render(self, record):
+        return super().render(self.read(record))
+
+    def value(self, record):
+        return super().value(self.read(record))
+
+
+NO_WRAP = {'td': {'class': 'text-nowrap'}}
+
+
+class AssociationTable(NetBoxTable):
+    """Links: NetBox user, Authentik identity and what the last sign-in recorded. No token ever appears."""
+
+    user = tables.Column(linkify=True, verbose_name=_('User'))
+    email = tables.Column(accessor='user__email', verbose_name=_('Email'))
+    provider = tables.Column(verbose_name=_('Provider'))
+    uid = tables.Column(verbose_name=_('Authentik uid (sub)'))
+    groups = columns.ArrayColumn(accessor='extra_data__groups', verbose_name=_('Synced groups'), orderable=False)
+    groups_synced_at = LinkDataDateTimeColumn(
+        linking.groups_synced_at, accessor='extra_data__groups_synced_at', verbose_name=_('Groups synced'),
+        timespec='minutes', attrs=NO_WRAP,
+    )
+    created = columns.DateTimeColumn(timespec='minutes', verbose_name=_('Created'), attrs=NO_WRAP)
+    last_sign_in = LinkDataDateTimeColumn(
+        linking.last_sign_in, accessor='extra_data__auth_time', timespec='minutes', verbose_name=_('Last sign-in'),
+        attrs=NO_WRAP,
+    )
+    modified = columns.DateTimeColumn(timespec='minutes', verbose_name=_('Modified'), attrs=NO_WRAP)
+    actions = columns.ActionsColumn(actions=('edit', 'delete'))
+
+    class Meta(NetBoxTable.Meta):
+        model = UserSocialAuth
+        fields = (
+            'pk', 'id', 'user', 'email', 'provider', 'uid', 'groups', 'groups_synced_at', 'created', 'last_sign_in',
+            'modified', 'actions',
+        )
+        default_columns = ('user', 'email', 'provider', 'uid', 'groups', 'created', 'last_sign_in')
+        empty_text = _('No Authentik identity links')
+
+    def render_uid(self, record, value):
+        # A hashed_user_id sub is 64 characters: shortened here, whole in the tooltip, the export and the detail page.
+        return format_html(
+            '<a href="{}" class="d-inline-block text-truncate align-bottom font-monospace" style="max-width: 14em" '
+            'title="{}">{}</a>', record.get_absolute_url(), value, value,
+        )
+
+    def value_uid(self, value):
+        return value
+
+
+class UserAssociationTable(AssociationTable):
+    """One user's links, in the panel on NetBox's user page: unlink comes first."""
+
+    actions = columns.ActionsColumn(actions=('delete', 'edit'))
+
+    class Meta(AssociationTable.Meta):
+        exclude = ('pk', 'id', 'user', 'email', 'groups', 'groups_synced_at', 'created', 'modified')
+        empty_text = _('Not linked to an Authentik identity')

@@ -1,0 +1,189 @@
+"""associate_existing_users: a first sign-in joins an existing NetBox user only when the setting allows it.
+
+Every test signs in through NetBox's own views, so the whole pipeline runs.
+"""
+
+import logging
+
+import pytest
+import responses
+from social_django.models import UserSocialAuth
+from users.models import User
+
+from tests.fake_authentik import FakeAuthentik, authentik_claims, sign_in
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def authentik():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        fake = FakeAuthentik(mock)
+        fake.register_metadata()
+        yield fake
+
+
+@pytest.fixture
+def mode(settings):
+    def set_mode(value):
+        settings.PLUGINS_CONFIG = {'netbox_authentik': {'associate_existing_users': value}}
+    return set_mode
+
+
+@pytest.fixture
+def log(caplog):
+    caplog.set_level(logging.INFO, logger='netbox_authentik')
+    return caplog
+
+
+def sub_of(username):
+    return authentik_claims(username)['sub']
+
+
+def linked_user(username):
+    """The NetBox user the Authentik identity of `username` signed in as."""
+    return UserSocialAuth.objects.get(provider='authentik', uid=sub_of(username)).user
+
+
+def messages(log, level):
+    return [record.getMessage() for record in log.records
+            if record.name == 'netbox_authentik.linking' and record.levelno == level]
+
+
+# -- the default: never -----------------------------------------------------------------------------
+
+def test_by_default_a_new_identity_never_takes_over_an_existing_user(client, authentik, log):
+    alice = User.objects.create_user('alice', email='alice@example.com')
+    sign_in(client, authentik, 'alice', email_verified=True)
+    assert linked_user('alice') != alice
+    assert linked_user('alice').username.startswith('alice')
+    assert not alice.social_auth.exists()
+    assert messages(log, logging.INFO) == messages(log, logging.WARNING) == []
+
+
+# -- 'username' ---------------------------------------------------------------------------------------
+
+def test_username_links_the_user_with_the_same_username(client, authentik, mode, log):
+    mode('username')
+    alice = User.objects.create_user('alice')
+    sign_in(client, authentik, 'alice')
+    assert linked_user('alice') == alice
+    assert User.objects.count() == 1
+    assert client.get('/').context['request'].user == alice
+    assert messages(log, logging.INFO) == [
+        f"Linking Authentik identity {sub_of('alice')} to existing NetBox user 'alice' "
+        "(associate_existing_users='username')"]
+
+
+def test_username_differing_in_case_is_not_linked(client, authentik, mode, log):
+    mode('username')
+    alice = User.objects.create_user('alice')
+    sign_in(client, authentik, 'Alice')
+    assert linked_user('Alice') != alice
+    assert not alice.social_auth.exists()
+    [warning] = messages(log, logging.WARNING)
+    assert "NetBox user 'alice' differs from 'Alice' in case only" in warning
+
+
+def test_username_of_a_user_linked_to_another_identity_is_not_linked(client, authentik, mode, log):
+    mode('username')
+    alice = User.objects.create_user('alice')
+    UserSocialAuth.objects.create(user=alice, provider='authentik', uid='the-real-alice')
+    sign_in(client, authentik, 'alice', sub='impostor-sub')
+    impostor = UserSocialAuth.objects.get(uid='impostor-sub').user
+    assert impostor != alice
+    assert list(alice.social_auth.values_list('uid', flat=True)) == ['the-real-alice']
+    [warning] = messages(log, logging.WARNING)
+    assert "NetBox user 'alice' is already linked to another authentik identity" in warning
+
+
+def test_a_link_under_another_provider_does_not_block_linking(client, authentik, mode):
+    mode('username')
+    alice = User.objects.create_user('alice')
+    UserSocialAuth.objects.create(user=alice, provider='oidc', uid=sub_of('alice'))
+    sign_in(client, authentik, 'alice')
+    assert linked_user('alice') == alice
+
+
+# -- 'verified_email' ---------------------------------------------------------------------------------
+
+def test_verified_email_links_by_a_verified_address(client, authentik, mode):
+    mode('verified_email')
+    smith = User.objects.create_user('a.smith', email='Alice@Example.com')
+    sign_in(client, authentik, 'alice', email='alice@example.com', email_verified=True)
+    assert linked_user('alice') == smith
+
+
+def test_verified_email_refuses_an_unverified_address(client, authentik, mode, log):
+    mode('verified_email')
+    smith = User.objects.create_user('a.smith', email='alice@example.com')
+    sign_in(client, authentik, 'alice', email_verified=False)
+    assert linked_user('alice') != smith
+    [warning] = messages(log, logging.WARNING)
+    assert 'Authentik did not mark the email address as verified' in warning
+
+
+def test_verified_email_refuses_when_the_claim_is_missing_or_not_a_boolean(client, authentik, mode):
+    mode('verified_email')
+    smith = User.objects.create_user('a.smith', email='alice@example.com')
+    sign_in(client, authentik, 'alice', email_verified='true')
+    sign_in(client, authentik, 'bob', email='alice@example.com', email_verified=...)
+    assert not smith.social_auth.exists()
+
+
+def test_verified_email_refuses_when_two_users_share_the_address(client, authentik, mode, log):
+    mode('verified_email')
+    first = User.objects.create_user('a.smith', email='alice@example.com')
+    second = User.objects.create_user('alice.s', email='ALICE@example.com')
+    sign_in(client, authentik, 'alice', email_verified=True)
+    assert linked_user('alice') not in (first, second)
+    [warning] = messages(log, logging.WARNING)
+    assert 'more than one NetBox user has this email address' in warning
+
+
+def test_verified_email_refuses_a_user_linked_to_another_identity(client, authentik, mode, log):
+    mode('verified_email')
+    smith = User.objects.create_user('a.smith', email='alice@example.com')
+    UserSocialAuth.objects.create(user=smith, provider='authentik', uid='the-real-alice')
+    sign_in(client, authentik, 'alice', email_verified=True)
+    assert linked_user('alice') != smith
+    assert "NetBox user 'a.smith' is already linked" in messages(log, logging.WARNING)[0]
+
+
+# -- 'email' ------------------------------------------------------------------------------------------
+
+def test_email_trusts_an_unverified_address(client, authentik, mode, log):
+    mode('email')
+    smith = User.objects.create_user('a.smith', email='alice@example.com')
+    sign_in(client, authentik, 'alice', email_verified=False)
+    assert linked_user('alice') == smith
+    assert "to existing NetBox user 'a.smith' (associate_existing_users='email')" in messages(log, logging.INFO)[0]
+
+
+def test_email_refuses_when_two_users_share_the_address(client, authentik, mode):
+    mode('email')
+    User.objects.create_user('a.smith', email='alice@example.com')
+    User.objects.create_user('alice.s', email='alice@example.com')
+    sign_in(client, authentik, 'alice')
+    assert linked_user('alice').username not in ('a.smith', 'alice.s')
+
+
+def test_email_without_a_matching_user_creates_a_new_user_quietly(client, authentik, mode, log):
+    mode('email')
+    User.objects.create_user('bob', email='bob@example.com')
+    sign_in(client, authentik, 'alice')
+    assert linked_user('alice').username == 'alice'
+    assert messages(log, logging.WARNING) == []
+
+
+# -- returning sign-ins are never re-matched ------------------------------------------------------------
+
+def test_a_returning_identity_keeps_its_user(client, authentik, mode, log):
+    mode('email')
+    sign_in(client, authentik, 'alice')
+    first_user = linked_user('alice')
+    User.objects.create_user('a.smith', email='ALICE@example.com')
+    client.logout()
+    sign_in(client, authentik, 'alice')
+    assert linked_user('alice') == first_user
+    assert messages(log, logging.WARNING) == []
