@@ -3,8 +3,10 @@
 import os
 
 import pytest
+import responses
 from django.core.cache import cache
 
+from tests.fake_authentik import FakeAuthentik
 from tests.tools import database
 
 
@@ -31,3 +33,18 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def mock():
+    """The HTTP edge to Authentik: every request NetBox makes to it goes through this `responses` mock."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as requests_mock:
+        yield requests_mock
+
+
+@pytest.fixture
+def authentik(mock):
+    """Authentik with its built-in self-signed certificate (RS256 with a kid), discovery and JWKS served."""
+    fake = FakeAuthentik(mock)
+    fake.register_metadata()
+    return fake

@@ -35,14 +35,6 @@ BOB_SUB = authentik_claims('bob')['sub']
 OTHER_EVENT = 'http://schemas.openid.net/event/other'
 
 
-@pytest.fixture
-def authentik():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake = FakeAuthentik(mock)
-        fake.register_metadata()
-        yield fake
-
-
 class Browsers:
     """Signed-in NetBox sessions: alice on two devices, bob through Authentik, carol with a local password."""
 

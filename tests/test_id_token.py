@@ -45,20 +45,6 @@ UNREACHABLE = 'Authentik could not be reached. Try again later.'
 
 
 @pytest.fixture
-def mock():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def authentik(mock):
-    """Authentik with its built-in self-signed certificate: RS256 with a kid."""
-    fake = FakeAuthentik(mock)
-    fake.register_metadata()
-    return fake
-
-
-@pytest.fixture
 def log(caplog):
     caplog.set_level(logging.DEBUG)
     return caplog

@@ -6,21 +6,12 @@ Every test signs in through NetBox's own views, so the whole pipeline runs.
 import logging
 
 import pytest
-import responses
 from social_django.models import UserSocialAuth
 from users.models import User
 
-from tests.fake_authentik import FakeAuthentik, authentik_claims, sign_in
+from tests.fake_authentik import authentik_claims, sign_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def authentik():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake = FakeAuthentik(mock)
-        fake.register_metadata()
-        yield fake
 
 
 @pytest.fixture

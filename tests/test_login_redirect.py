@@ -15,7 +15,6 @@ from tests.fake_authentik import (
     AUTHORIZE_URL,
     CLIENT_ID,
     DISCOVERY_URL,
-    FakeAuthentik,
     authentik_claims,
     complete_sign_in,
     requests_to,
@@ -26,14 +25,6 @@ from tests.fake_authentik import (
 pytestmark = pytest.mark.django_db
 
 LOCAL_FORM = 'name="password"'
-
-
-@pytest.fixture
-def authentik():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake = FakeAuthentik(mock)
-        fake.register_metadata()
-        yield fake
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from tests.fake_authentik import (
     CLIENT_ID,
     DISCOVERY_URL,
     END_SESSION_URL,
-    FakeAuthentik,
     requests_to,
     sign_in,
     toast_messages,
@@ -26,14 +25,6 @@ pytestmark = pytest.mark.django_db
 
 LOGGED_OUT = 'You have logged out.'
 AUTHENTIK_SESSION_STAYS = 'could not end your Authentik session'
-
-
-@pytest.fixture
-def authentik():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake = FakeAuthentik(mock)
-        fake.register_metadata()
-        yield fake
 
 
 def plugin_config(**values):

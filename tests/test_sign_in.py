@@ -1,21 +1,12 @@
 """A whole sign-in through NetBox's own views: login page button, begin, complete, user and link."""
 
 import pytest
-import responses
 from django.contrib.auth import get_user_model
 from social_django.models import UserSocialAuth
 
-from tests.fake_authentik import FakeAuthentik, authentik_claims, begin_sign_in, complete_sign_in
+from tests.fake_authentik import authentik_claims, begin_sign_in, complete_sign_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def authentik():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        fake = FakeAuthentik(mock)
-        fake.register_metadata()
-        yield fake
 
 
 def test_login_page_shows_authentik_button(client):

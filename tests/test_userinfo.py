@@ -5,14 +5,12 @@ only made when a claim the plugin uses is missing from the token.
 """
 
 import pytest
-import responses
 from django.contrib.auth import get_user_model
 from social_django.models import UserSocialAuth
 
 from tests.fake_authentik import (
     TOKEN_URL,
     USERINFO_URL,
-    FakeAuthentik,
     authentik_claims,
     begin_sign_in,
     complete_sign_in,
@@ -20,19 +18,6 @@ from tests.fake_authentik import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def mock():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
-
-
-@pytest.fixture
-def authentik(mock):
-    fake = FakeAuthentik(mock)
-    fake.register_metadata()
-    return fake
 
 
 def fetch_userinfo(settings, mode, **plugin_config):
