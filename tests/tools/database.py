@@ -6,13 +6,14 @@ gets `CREATE DATABASE x TEMPLATE tmpl`.
 """
 
 import os
-import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+from tests.tools import services
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,8 +62,8 @@ def ensure_template(log=print):
             cursor.execute(sql.SQL('CREATE DATABASE {}').format(sql.Identifier(building)))
             log(f'Migrating a NetBox database template ({name}); this takes a few minutes, once.')
             env = {**os.environ, 'NBA_DB_NAME': building, 'DJANGO_SETTINGS_MODULE': 'tests.settings'}
-            subprocess.run([sys.executable, '-m', 'netbox', 'migrate', '--no-input', '-v', '0'],
-                           cwd=REPO, env=env, check=True)
+            # Also on an embedded PostgreSQL built without ICU (see services.migrate_netbox).
+            services.migrate_netbox(env)
             cursor.execute(sql.SQL('ALTER DATABASE {} RENAME TO {}').format(
                 sql.Identifier(building), sql.Identifier(name)))
         finally:
