@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.contrib import messages
+from django.http import JsonResponse
 from django.shortcuts import redirect
 
 from .backends import AuthentikError
@@ -28,4 +29,9 @@ class AuthentikErrorMiddleware:
         if getattr(settings, 'SOCIAL_AUTH_RAISE_EXCEPTIONS', settings.DEBUG):
             return None
         messages.error(request, str(exception), fail_silently=True)
-        return redirect(getattr(settings, 'SOCIAL_AUTH_LOGIN_ERROR_URL', None) or settings.LOGIN_URL)
+        login_url = getattr(settings, 'SOCIAL_AUTH_LOGIN_ERROR_URL', None) or settings.LOGIN_URL
+        if 'application/json' in request.headers.get('Accept', ''):
+            # NetBox's login page begins SSO with fetch() and navigates to the `url` it is given;
+            # a redirect would be followed inside fetch() and the message consumed unseen.
+            return JsonResponse({'url': login_url})
+        return redirect(login_url)
