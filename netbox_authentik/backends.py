@@ -30,6 +30,10 @@ JWKS_REFETCH_INTERVAL = 30
 CACHE_PREFIX = 'netbox_authentik'
 
 
+class MalformedTokenError(jwt.DecodeError):
+    """A token that is not a JWT at all (its header cannot be read)."""
+
+
 class AuthentikError(AuthException):
     """A sign-in failure with a short message meant for the person on NetBox's login page."""
 
@@ -217,34 +221,51 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
             logger.error('Decrypting the Authentik id_token failed: %s', type(error).__name__)
             raise AuthTokenError(self, 'id_token could not be decrypted') from error
 
-    def decode_and_validate_id_token(self, id_token, access_token):
-        """Verify the id_token's signature, issuer, audience and times; return its claims."""
-        id_token = self.decrypt_id_token(id_token)
+    def decode_signed_jwt(self, token, required_claims):
+        """Verify a token Authentik signed (id_token or logout_token); return (claims, algorithm).
+
+        One set of rules for both: decrypt a JWE, accept only an algorithm discovery advertises
+        (never `none`, never HMAC where Authentik signs with a key), the matching key, then
+        signature, `iss` (discovery's issuer, exactly), `aud` (the client id) and times.
+        Raises MalformedTokenError, jwt.InvalidAlgorithmError, AuthTokenError (decryption,
+        unknown key) or another jwt.PyJWTError.
+        """
+        token = self.decrypt_id_token(token)
         try:
-            header = jwt.get_unverified_header(id_token)
+            header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
-            raise AuthTokenError(self, 'malformed id_token') from error
+            raise MalformedTokenError(str(error)) from error
         algorithm = header.get('alg')
         if algorithm not in self.signing_algorithms():
-            logger.warning('Rejected an Authentik id_token signed with %r; Authentik advertises %s',
+            logger.warning('Rejected an Authentik token signed with %r; Authentik advertises %s',
                            algorithm, self.signing_algorithms())
-            raise AuthTokenError(self, 'id_token algorithm not allowed')
-        key = self.verification_key(id_token, header)
+            raise jwt.InvalidAlgorithmError(algorithm)
+        key = self.verification_key(token, header)
         client_id, _secret = self.get_key_and_secret()
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],
+            audience=client_id,
+            issuer=self.id_token_issuer(),
+            leeway=self.setting('JWT_LEEWAY', self.JWT_LEEWAY),
+            options={'require': list(required_claims)},
+        )
+        return claims, algorithm
+
+    def decode_and_validate_id_token(self, id_token, access_token):
+        """Verify the id_token's signature, issuer, audience and times; return its claims."""
         try:
-            claims = jwt.decode(
-                id_token,
-                key,
-                algorithms=[algorithm],
-                audience=client_id,
-                issuer=self.id_token_issuer(),
-                leeway=self.setting('JWT_LEEWAY', self.JWT_LEEWAY),
-                options={'require': ['iss', 'sub', 'aud', 'exp', 'iat']},
-            )
+            claims, algorithm = self.decode_signed_jwt(id_token, ['iss', 'sub', 'aud', 'exp', 'iat'])
+        except MalformedTokenError as error:
+            raise AuthTokenError(self, 'malformed id_token') from error
+        except jwt.InvalidAlgorithmError as error:
+            raise AuthTokenError(self, 'id_token algorithm not allowed') from error
         except jwt.ExpiredSignatureError as error:
             raise AuthTokenError(self, 'Signature has expired') from error
         except jwt.PyJWTError as error:
             raise AuthTokenError(self, str(error)) from error
+        client_id, _secret = self.get_key_and_secret()
         self.validate_authorized_party(claims, client_id)
         if 'at_hash' in claims and claims['at_hash'] != self.calc_at_hash(access_token, algorithm):
             raise AuthTokenError(self, 'Invalid access token')

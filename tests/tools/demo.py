@@ -55,7 +55,7 @@ def database_exists(name):
         return conn.execute('SELECT 1 FROM pg_database WHERE datname = %s', [name]).fetchone() is not None
 
 
-def ensure_demo_database(db_name, redis_db):
+def ensure_demo_database(db_name):
     """Create the demo database unless it exists: a clone of the migrated template (migrated once)."""
     if database_exists(db_name):
         say(f'Reusing the demo database {db_name} (its users and links are kept).')
@@ -108,7 +108,7 @@ def run():
         started_services = found.started
         os.environ.update(found.env)  # read by tests.tools.database and passed on to NetBox
 
-        ensure_demo_database(db_name, redis_db)
+        ensure_demo_database(db_name)
 
         issuer = f'http://{HOST}:{idp_port}/application/o/netbox/'
         env = netbox_env(db_name=db_name, redis_db=redis_db, oidc_endpoint=issuer, plugins_config=PLUGINS_CONFIG)
