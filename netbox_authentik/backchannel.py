@@ -30,6 +30,8 @@ BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
 # A logout_token is meant for immediate delivery; an older one is refused, and its jti is
 # remembered at least this long so that no replay can slip in between.
 LOGOUT_TOKEN_MAX_AGE = 600
+# Authentik's logout_tokens are well under 2 KB; anything far larger is refused unread.
+LOGOUT_TOKEN_MAX_LENGTH = 16 * 1024
 
 
 def authentik_backend(request, redirect_uri=None):
@@ -48,6 +50,8 @@ def validate_logout_token(backend, logout_token):
     """Return the claims of a logout_token that passes every rule of Back-Channel Logout 1.0, section 2.6."""
     if not isinstance(logout_token, str) or not logout_token:
         raise LogoutTokenError('logout_token is missing')
+    if len(logout_token) > LOGOUT_TOKEN_MAX_LENGTH:
+        raise LogoutTokenError(f'logout_token is longer than {LOGOUT_TOKEN_MAX_LENGTH} characters')
     try:
         token = backend.decrypt_id_token(logout_token)
     except SocialAuthBaseException as error:
