@@ -21,8 +21,10 @@ class NetBoxAuthentikConfig(PluginConfig):
     max_version = '4.7.99'
     # Every key, its default and what it does: netbox_authentik/settings.py (SETTINGS) and the README.
     default_settings = {}
-    # Logout that ends the Authentik session, and login_redirect (netbox_authentik/logout.py).
+    # Sessions a back-channel logout ended (netbox_authentik/sessions.py); logout that ends the Authentik
+    # session, and login_redirect (netbox_authentik/logout.py).
     middleware = [
+        'netbox_authentik.sessions.EndedAuthentikSessionMiddleware',
         'netbox_authentik.logout.AuthentikLogoutMiddleware',
         'netbox_authentik.logout.LoginRedirectMiddleware',
         'netbox_authentik.middleware.AuthentikErrorMiddleware',

@@ -1,118 +1,42 @@
-"""NetBox sessions opened through Authentik: recorded at sign-in, ended by OpenID Connect back-channel logout.
+"""OpenID Connect Back-Channel Logout 1.0: Authentik ends a person's NetBox sessions, server to server.
 
 Authentik POSTs a signed ``logout_token`` to /plugins/authentik/backchannel-logout/ when a person's
-Authentik session ends. The token names the person (``sub``) and/or their Authentik session (``sid``);
-NetBox then deletes the matching NetBox sessions.
-
-Finding those sessions: Django's session tables have no user column, so at sign-in the plugin records
-``user id -> {session key: sid}`` in Django's cache (Redis, shared by every worker, any SESSION_ENGINE).
-Ending a person's sessions then costs one cache read per linked user, however many sessions NetBox
-holds. Should Redis have lost that record (flush, restart), a database session store is scanned
-instead, so a back-channel logout still takes effect.
+Authentik session ends. The token names the person (``sub``) and/or their Authentik session (``sid``).
+This module checks the token; netbox_authentik/sessions.py finds and ends the matching NetBox sessions.
 """
 
 import hashlib
 import logging
 import time
-from importlib import import_module
 
 import jwt
-from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
 from django.db import DatabaseError
-from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
-from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.utils.module_loading import import_string
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from social_core.exceptions import AuthTokenError, MissingBackend, SocialAuthBaseException
-from social_django.models import UserSocialAuth
 from social_django.utils import load_strategy
 
 from .backends import CACHE_PREFIX, MalformedTokenError
+from .sessions import BACKEND_NAME, end_authentik_sessions
 
 logger = logging.getLogger(__name__)
 
-BACKEND_NAME = 'authentik'
 BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
 # A logout_token is meant for immediate delivery; an older one is refused, and its jti is
 # remembered at least this long so that no replay can slip in between.
 LOGOUT_TOKEN_MAX_AGE = 600
-# Authentik's session id (id_token `sid`), kept in the NetBox session it opened.
-SESSION_SID_KEY = 'netbox_authentik_sid'
-
-
-# -- which sessions came from Authentik ---------------------------------------------------------------
-
-
-def is_authentik_session(session):
-    """True when Django recorded the authentik backend as the one that signed this session in."""
-    # Django rewrites BACKEND_SESSION_KEY at every login, so a later local login is not mistaken for SSO.
-    path = session.get(BACKEND_SESSION_KEY)
-    if not path:
-        return False
-    try:
-        backend_class = import_string(path)
-    except ImportError:
-        return False
-    return getattr(backend_class, 'name', None) == BACKEND_NAME
+# Authentik's logout_tokens are well under 2 KB; anything far larger is refused unread.
+LOGOUT_TOKEN_MAX_LENGTH = 16 * 1024
 
 
 def authentik_backend(request, redirect_uri=None):
     """Return the configured authentik backend for this request (raises MissingBackend if not configured)."""
     return load_strategy(request).get_backend(BACKEND_NAME, redirect_uri=redirect_uri)
-
-
-@receiver(user_logged_in, dispatch_uid='netbox_authentik.record_authentik_session')
-def record_authentik_session(sender, request=None, user=None, **kwargs):
-    """Remember which NetBox session an Authentik sign-in opened, and its Authentik sid."""
-    backend = getattr(request, 'backend', None)
-    if request is None or user is None or getattr(backend, 'name', None) != BACKEND_NAME:
-        return
-    try:
-        sid = (getattr(backend, 'id_token', None) or {}).get('sid')
-        sid = sid if isinstance(sid, str) else ''
-        request.session[SESSION_SID_KEY] = sid
-        if request.session.session_key is None:
-            # login() flushed another user's session: the new key exists only once saved.
-            request.session.save()
-        _index_session(user.pk, request.session.session_key, sid)
-    except Exception:  # recording is for a later logout; it must never break a sign-in
-        logger.exception('Could not record the NetBox session of an Authentik sign-in')
-
-
-def _session_store():
-    return import_module(settings.SESSION_ENGINE).SessionStore
-
-
-def _user_index_key(user_pk):
-    return f'{CACHE_PREFIX}:sessions:user:{user_pk}'
-
-
-def _sid_index_key(sid):
-    return f'{CACHE_PREFIX}:sessions:sid:{hashlib.sha256(sid.encode()).hexdigest()[:32]}'
-
-
-def _index_ttl():
-    # A record outliving its sessions is harmless; one expiring early falls back to the scan.
-    return settings.SESSION_COOKIE_AGE
-
-
-def _index_session(user_pk, session_key, sid):
-    """Add a session to the user's record, dropping sessions that have ended since."""
-    store = _session_store()
-    index = {key: value for key, value in (cache.get(_user_index_key(user_pk)) or {}).items()
-             if key != session_key and store().exists(key)}
-    index[session_key] = sid
-    cache.set(_user_index_key(user_pk), index, _index_ttl())
-    if sid:
-        cache.set(_sid_index_key(sid), user_pk, _index_ttl())
 
 
 # -- validating the logout_token ---------------------------------------------------------------------
@@ -126,6 +50,8 @@ def validate_logout_token(backend, logout_token):
     """Return the claims of a logout_token that passes every rule of Back-Channel Logout 1.0, section 2.6."""
     if not isinstance(logout_token, str) or not logout_token:
         raise LogoutTokenError('logout_token is missing')
+    if len(logout_token) > LOGOUT_TOKEN_MAX_LENGTH:
+        raise LogoutTokenError(f'logout_token is longer than {LOGOUT_TOKEN_MAX_LENGTH} characters')
     try:
         token = backend.decrypt_id_token(logout_token)
     except SocialAuthBaseException as error:
@@ -190,87 +116,6 @@ def claim_jti(claims):
     key = f'{CACHE_PREFIX}:logout-jti:{hashlib.sha256(token_id.encode()).hexdigest()}'
     # cache.add is atomic in Redis: of two workers receiving the same token, only one wins.
     return cache.add(key, 1, LOGOUT_TOKEN_MAX_AGE * 2)
-
-
-# -- ending sessions -----------------------------------------------------------------------------------
-
-
-def end_authentik_sessions(sub=None, sid=None):
-    """Delete the NetBox sessions a logout_token names; return how many were ended."""
-    user_pks = set()
-    if sub:
-        user_pks.update(UserSocialAuth.objects.filter(provider=BACKEND_NAME, uid=sub).values_list('user_id', flat=True))
-    elif sid and (user_pk := cache.get(_sid_index_key(sid))) is not None:
-        user_pks.add(user_pk)
-    if user_pks:
-        sessions = _recorded_sessions(user_pks)
-    elif sid and not sub:
-        sessions = _scan_sessions(sid=sid)
-    else:
-        sessions = {}
-    targets = _sessions_to_end(sessions, sub, sid)
-    store = _session_store()
-    for session_key in targets:
-        store(session_key=session_key).delete()
-    for user_pk in {sessions[key][0] for key in targets}:
-        _forget_sessions(user_pk, targets)
-    return len(targets)
-
-
-def _sessions_to_end(sessions, sub, sid):
-    """With a sid, that Authentik session's NetBox sessions; else (or if none match) all of sub's."""
-    if sid:
-        matching = {key for key, (_user_pk, recorded_sid) in sessions.items() if recorded_sid == sid}
-        # Authentik's back-channel preview may send a sid that differs from the id_token's: ending all of
-        # the person's sessions then errs on the safe side.
-        if matching or not sub:
-            return matching
-    return set(sessions)
-
-
-def _recorded_sessions(user_pks):
-    """Return {session_key: (user_pk, sid)} for these users, from the sign-in record or else a scan."""
-    sessions = {}
-    unrecorded = []
-    for user_pk in user_pks:
-        index = cache.get(_user_index_key(user_pk))
-        if index is None:
-            unrecorded.append(user_pk)
-        else:
-            sessions.update({key: (user_pk, sid) for key, sid in index.items()})
-    if unrecorded:
-        sessions.update(_scan_sessions(user_pks=unrecorded))
-    return sessions
-
-
-def _scan_sessions(user_pks=None, sid=None):
-    """Search a database session store for Authentik sessions of these users, or with this sid."""
-    store_class = _session_store()
-    if not hasattr(store_class, 'get_model_class'):
-        logger.warning('The record of Authentik sign-ins is gone from the cache and SESSION_ENGINE %s cannot be '
-                       'searched: sessions opened before were not ended', settings.SESSION_ENGINE)
-        return {}
-    wanted_users = {str(pk) for pk in user_pks} if user_pks else None
-    decoder = store_class()
-    found = {}
-    rows = store_class.get_model_class().objects.filter(expire_date__gt=timezone.now())
-    for row in rows.only('session_key', 'session_data').iterator():
-        data = decoder.decode(row.session_data)
-        user_pk = data.get(SESSION_KEY)
-        if wanted_users is not None and user_pk not in wanted_users:
-            continue
-        if sid is not None and data.get(SESSION_SID_KEY) != sid:
-            continue
-        if user_pk and is_authentik_session(data):
-            found[row.session_key] = (user_pk, data.get(SESSION_SID_KEY, ''))
-    return found
-
-
-def _forget_sessions(user_pk, session_keys):
-    key = _user_index_key(user_pk)
-    index = cache.get(key)
-    if index:
-        cache.set(key, {k: v for k, v in index.items() if k not in session_keys}, _index_ttl())
 
 
 # -- the endpoint --------------------------------------------------------------------------------------

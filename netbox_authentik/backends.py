@@ -1,6 +1,8 @@
 """The social-core backend that signs people in to NetBox through Authentik."""
 
+import base64
 import hashlib
+import json
 import logging
 import os
 import time
@@ -213,12 +215,16 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
                          "['id_token_decryption_key'] is not set")
             raise AuthentikError(self, _('Authentik sent an encrypted token NetBox cannot read. Ask your NetBox '
                                          'administrator to set id_token_decryption_key.'))
-        from jose import JOSEError, jwe
+        from jose import jwe
 
         try:
+            _check_jwe_header(id_token)
             return jwe.decrypt(id_token, _read_pem(pem)).decode()
-        except (JOSEError, OSError, ValueError) as error:
-            logger.error('Decrypting the Authentik id_token failed: %s', type(error).__name__)
+        # python-jose raises TypeError, KeyError and others on some malformed headers; the token comes
+        # from outside, so every failure is a refusal, never a 500.
+        except Exception as error:
+            reason = str(error) if isinstance(error, RefusedJWEError) else type(error).__name__
+            logger.error('Decrypting the Authentik id_token failed: %s', reason)
             raise AuthTokenError(self, 'id_token could not be decrypted') from error
 
     def decode_signed_jwt(self, token, required_claims):
@@ -379,6 +385,35 @@ def _find_jwk(keys, kid, algorithm):
     if kid is not None:
         candidates = [key for key in candidates if key.get('kid') == kid]
     return candidates[0] if len(candidates) == 1 or (candidates and kid is not None) else None
+
+
+# Encrypted tokens: Authentik's own are RSA-OAEP-256 / A256CBC-HS512 and well under 4 KB.
+JWE_MAX_LENGTH = 16 * 1024
+JWE_KEY_ALGORITHMS = frozenset({'RSA-OAEP', 'RSA-OAEP-256'})
+JWE_CONTENT_ALGORITHMS = frozenset({'A128CBC-HS256', 'A192CBC-HS384', 'A256CBC-HS512', 'A128GCM', 'A192GCM',
+                                    'A256GCM'})
+
+
+class RefusedJWEError(ValueError):
+    """An encrypted token refused before decryption; the message gives the reason, never the token."""
+
+
+def _check_jwe_header(token):
+    """Refuse, before python-jose decrypts anything, a JWE that is oversized or not what Authentik sends."""
+    # Decryption runs before any signature check, for anyone who can reach the back-channel endpoint.
+    if len(token) > JWE_MAX_LENGTH:
+        raise RefusedJWEError(f'longer than {JWE_MAX_LENGTH} characters')
+    encoded_header = token.partition('.')[0]
+    header = json.loads(base64.urlsafe_b64decode(encoded_header + '=' * (-len(encoded_header) % 4)))
+    if not isinstance(header, dict):
+        raise RefusedJWEError('header is not a JSON object')
+    if 'zip' in header:
+        # A compressed payload can inflate to any size (CVE-2024-33664); Authentik never compresses.
+        raise RefusedJWEError('compressed (zip header)')
+    algorithm, encryption = header.get('alg'), header.get('enc')
+    if not (isinstance(algorithm, str) and algorithm in JWE_KEY_ALGORITHMS
+            and isinstance(encryption, str) and encryption in JWE_CONTENT_ALGORITHMS):
+        raise RefusedJWEError('alg or enc is not one NetBox accepts')
 
 
 def _read_pem(value):

@@ -21,7 +21,8 @@ from social_django.models import UserSocialAuth
 from social_django.views import NAMESPACE as SOCIAL_NAMESPACE
 
 from . import settings as plugin_settings
-from .backchannel import BACKEND_NAME, BackchannelLogoutView, authentik_backend, is_authentik_session
+from .backchannel import BACKEND_NAME, BackchannelLogoutView, authentik_backend
+from .sessions import is_authentik_session
 
 logger = logging.getLogger(__name__)
 

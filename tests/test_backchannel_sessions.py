@@ -1,0 +1,207 @@
+"""Back-channel logout reaches every NetBox session of the person: simultaneous sign-ins, rotated session keys."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
+from django.test import Client
+from social_django.models import UserSocialAuth
+
+from tests.fake_authentik import authentik_claims, logout_token_claims, sign_in
+from tests.test_backchannel_logout import post_logout_token
+from tests.tools import database
+
+REPO = Path(__file__).resolve().parent.parent
+ALICE_SUB = authentik_claims('alice')['sub']
+
+
+def session_key(client):
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def is_signed_in(client):
+    """What the person sees: NetBox's home page (LOGIN_REQUIRED), or a redirect to the login page."""
+    response = client.get('/')
+    assert response.status_code in (200, 302), response
+    return response.status_code == 200
+
+
+def rotate_session_key(client):
+    """What a password change does (update_session_auth_hash): the same session under a new key."""
+    session = SessionStore(session_key=session_key(client))
+    session.cycle_key()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+
+
+# -- simultaneous sign-ins -------------------------------------------------------------------------------
+
+SIGN_INS = 6
+DATABASE = os.environ.get('NBA_DB_NAME', 'nba_h2') + '_bc'
+WORKER = ('import django; django.setup(); '
+          'from tests.test_backchannel_sessions import concurrent_sign_ins_worker; concurrent_sign_ins_worker()')
+
+
+def concurrent_sign_ins_worker():
+    """In a subprocess: SIGN_INS browsers of one person complete their sign-ins at once, then one logout_token."""
+    import threading
+    from urllib.parse import parse_qs
+
+    import responses
+    import social_django.views
+    from django.db import connections
+
+    from tests.fake_authentik import TOKEN_URL, FakeAuthentik, begin_sign_in, complete_sign_in
+
+    # Every browser reaches Django's login() before any goes on: their session records are written together.
+    barrier = threading.Barrier(SIGN_INS)
+    real_login = social_django.views.login
+
+    def login_together(*args, **kwargs):
+        barrier.wait(timeout=60)
+        return real_login(*args, **kwargs)
+
+    social_django.views.login = login_together
+    id_tokens = {}
+
+    def token_endpoint(request):
+        code = parse_qs(request.body if isinstance(request.body, str) else request.body.decode())['code'][0]
+        return 200, {}, json.dumps({'access_token': f'access-{code}', 'token_type': 'Bearer', 'expires_in': 3600,
+                                    'id_token': id_tokens[code], 'scope': 'openid profile email'})
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        authentik = FakeAuthentik(mock)
+        authentik.register_metadata()
+        mock.add_callback(responses.POST, TOKEN_URL, callback=token_endpoint)
+        browsers = [Client() for _ in range(SIGN_INS)]
+        states = []
+        for number, browser in enumerate(browsers):
+            query = begin_sign_in(browser)
+            id_tokens[f'code-{number}'] = authentik.sign(authentik_claims('alice', nonce=query['nonce'],
+                                                                          sid=f'sid-{number}'))
+            states.append(query['state'])
+        statuses = [None] * SIGN_INS
+
+        def complete(number):
+            try:
+                statuses[number] = complete_sign_in(browsers[number], states[number], code=f'code-{number}').status_code
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=complete, args=(number,)) for number in range(SIGN_INS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        keys = [session_key(browser) for browser in browsers]
+        signed_in_before = [is_signed_in(browser) for browser in browsers]
+        logout_status = post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB))).status_code
+        # Before any browser comes back: were the sessions deleted at once?
+        left_in_database = Session.objects.filter(session_key__in=keys).count()
+        signed_in_after = [is_signed_in(browser) for browser in browsers]
+    print(json.dumps({'statuses': statuses, 'signed_in_before': signed_in_before, 'logout_status': logout_status,
+                      'left_in_database': left_in_database, 'signed_in_after': signed_in_after}))
+
+
+@pytest.fixture(scope='module')
+def concurrent_sign_ins():
+    """Run the worker on a database of its own (its threads commit, as real requests do); return its outcome."""
+    database.clone(DATABASE)
+    env = {**os.environ, 'DJANGO_SETTINGS_MODULE': 'tests.settings', 'NBA_DB_NAME': DATABASE}
+    try:
+        result = subprocess.run([sys.executable, '-c', WORKER], cwd=REPO, env=env, capture_output=True, text=True,
+                                timeout=300)
+        assert result.returncode == 0, result.stderr
+        yield json.loads(result.stdout.strip().splitlines()[-1])
+    finally:
+        database.drop(DATABASE)
+
+
+def test_one_logout_ends_every_session_of_simultaneous_sign_ins(concurrent_sign_ins):
+    outcome = concurrent_sign_ins
+
+    assert outcome['statuses'] == [302] * SIGN_INS
+    assert outcome['signed_in_before'] == [True] * SIGN_INS
+    assert outcome['logout_status'] == 200
+    assert outcome['left_in_database'] == 0
+    assert outcome['signed_in_after'] == [False] * SIGN_INS
+
+
+# -- sessions the record cannot name --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_session_whose_key_rotated_after_sign_in_ends_at_its_next_request(authentik):
+    browser = Client()
+    sign_in(browser, authentik, 'alice', sid='sid-alice')
+    rotate_session_key(browser)
+    assert is_signed_in(browser)
+
+    assert post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB))).status_code == 200
+
+    rotated_key = session_key(browser)
+    assert not is_signed_in(browser)
+    assert not Session.objects.filter(session_key=rotated_key).exists()
+
+
+@pytest.mark.django_db
+def test_sid_logout_ends_a_rotated_session_of_that_sid_only(authentik):
+    laptop, phone = Client(), Client()
+    sign_in(laptop, authentik, 'alice', sid='sid-laptop')
+    sign_in(phone, authentik, 'alice', sid='sid-phone')
+    rotate_session_key(phone)
+
+    assert post_logout_token(authentik.sign(logout_token_claims(sid='sid-phone'))).status_code == 200
+
+    assert not is_signed_in(phone)
+    assert is_signed_in(laptop)
+
+
+@pytest.mark.django_db
+def test_signing_in_again_after_a_logout_is_not_undone_by_it(authentik):
+    browser = Client()
+    sign_in(browser, authentik, 'alice', sid='sid-before')
+    assert post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB))).status_code == 200
+    assert not is_signed_in(browser)
+    time.sleep(0.01)  # the new sign-in is strictly later than the logout
+
+    sign_in(browser, authentik, 'alice', sid='sid-after')
+
+    assert is_signed_in(browser)
+
+
+@pytest.mark.django_db
+def test_password_sign_in_of_the_same_person_stays(authentik):
+    """The logout concerns Authentik sessions, not NetBox's own login form."""
+    through_authentik, with_password = Client(), Client()
+    sign_in(through_authentik, authentik, 'alice', sid='sid-alice')
+    with_password.force_login(get_user_model().objects.get(username='alice'),
+                              backend='netbox.authentication.ObjectPermissionBackend')
+
+    assert post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB))).status_code == 200
+
+    assert not is_signed_in(through_authentik)
+    assert is_signed_in(with_password)
+
+
+@pytest.mark.django_db
+def test_logout_for_a_sub_linked_through_another_provider_ends_nothing_of_that_user(authentik):
+    """The sub belongs to Authentik's alice; the same string as another provider's uid names someone else."""
+    alice, dave = Client(), Client()
+    sign_in(alice, authentik, 'alice', sid='sid-alice')
+    sign_in(dave, authentik, 'dave', sid='sid-dave')
+    UserSocialAuth.objects.create(user=get_user_model().objects.get(username='dave'), provider='oidc', uid=ALICE_SUB)
+    dave_key = session_key(dave)
+
+    assert post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB))).status_code == 200
+
+    assert Session.objects.filter(session_key=dave_key).exists()
+    assert is_signed_in(dave)
+    assert not is_signed_in(alice)
