@@ -54,7 +54,7 @@ def sign_in_with(client, authentik, make_id_token, username='alice'):
     """Press the button, let Authentik answer with make_id_token(claims with the right nonce), come back."""
     query = begin_sign_in(client)
     authentik.register_token(make_id_token(authentik_claims(username, nonce=query['nonce'])))
-    return complete_sign_in(client, query['state'], code=CODE)
+    return complete_sign_in(client, query['state'])
 
 
 def assert_signed_in(client, response, username='alice'):
@@ -244,10 +244,10 @@ def test_replayed_token_is_rejected_on_a_second_completion(client, authentik, lo
     query = begin_sign_in(client)
     captured = authentik.sign(authentik_claims('alice', nonce=query['nonce']))
     authentik.register_token(captured)
-    assert_signed_in(client, complete_sign_in(client, query['state'], code=CODE))
+    assert_signed_in(client, complete_sign_in(client, query['state']))
     other_browser = Client()
 
-    replay = complete_sign_in(other_browser, begin_sign_in(other_browser)['state'], code=CODE)  # answered: captured
+    replay = complete_sign_in(other_browser, begin_sign_in(other_browser)['state'])  # answered: captured
 
     assert NETBOX_SSO_FAILED in login_page_messages(other_browser, replay)
     assert not other_browser.get('/login/').context['request'].user.is_authenticated
@@ -317,7 +317,7 @@ def test_token_response_without_id_token_is_rejected(client, authentik, mock, lo
     mock.add(responses.POST, TOKEN_URL, json={'access_token': 'access-1', 'token_type': 'Bearer',
                                               'expires_in': 3600, 'scope': 'openid profile email'})
 
-    response = complete_sign_in(client, query['state'], code=CODE)
+    response = complete_sign_in(client, query['state'])
 
     assert_rejected(client, response)
     assert 'Sign-in through Authentik rejected: Token error: Missing id_token in OpenID Connect token response' in \
@@ -365,13 +365,13 @@ def test_token_endpoint_failure_shows_a_message_and_logs_the_endpoint_but_no_sec
     code_verifier = client.session['authentik_code_verifier']
     mock.add(responses.POST, TOKEN_URL, **answer)
 
-    response = complete_sign_in(client, query['state'], code=CODE)
+    response = complete_sign_in(client, query['state'])
 
     assert_rejected(client, response, message)
     assert logged in backend_lines(log)
     assert len(requests_to(mock, TOKEN_URL)) == 1
     logged_text = '\n'.join(logging.Formatter().format(record) for record in log.records)
-    for secret in (CLIENT_SECRET, CODE, code_verifier, 'leaked-access-token', 'leaked.id.token'):
+    for secret in (CLIENT_SECRET, CODE, query['code'], code_verifier, 'leaked-access-token', 'leaked.id.token'):
         assert secret not in logged_text
 
 
@@ -381,12 +381,12 @@ def test_successful_sign_in_logs_no_secret_code_or_token(client, authentik, mock
     id_token = authentik.sign(authentik_claims('alice', nonce=query['nonce']))
     authentik.register_token(id_token)
 
-    assert_signed_in(client, complete_sign_in(client, query['state'], code=CODE))
+    assert_signed_in(client, complete_sign_in(client, query['state']))
 
     [token_response] = [call.response.json() for call in mock.calls if call.request.url == TOKEN_URL]
     access_token = token_response['access_token']
     logged_text = '\n'.join(logging.Formatter().format(record) for record in log.records)
-    for secret in (CLIENT_SECRET, CODE, code_verifier, id_token, access_token):
+    for secret in (CLIENT_SECRET, query['code'], code_verifier, id_token, access_token):
         assert secret not in logged_text
 
 

@@ -22,6 +22,7 @@ import responses
 
 from netbox_authentik import backends
 from tests.fake_authentik import (
+    AUTHORIZE_URL,
     DISCOVERY_URL,
     JWKS_URL,
     TOKEN_URL,
@@ -62,7 +63,8 @@ def assert_signed_in(response):
 
 
 def requested_urls(mock, since=0):
-    return [call.request.url for call in mock.calls[since:]]
+    """The URLs NetBox requested (the browser's visits to Authentik's authorize endpoint left out)."""
+    return [call.request.url for call in mock.calls[since:] if not call.request.url.startswith(AUTHORIZE_URL)]
 
 
 def backend_lines(log):
@@ -89,17 +91,20 @@ django.setup()
 import responses
 from cryptography.hazmat.primitives import serialization
 from django.test import Client
-from tests.fake_authentik import FakeAuthentik, TOKEN_URL, authentik_claims, begin_sign_in, complete_sign_in
+from tests.fake_authentik import (AUTHORIZE_URL, TOKEN_URL, FakeAuthentik, authentik_claims, begin_sign_in,
+                                  complete_sign_in)
 key = serialization.load_pem_private_key(open(os.environ['NBA_SIGNING_KEY']).read().encode(), None)
 client = Client()
-# Only the token endpoint answers: discovery or JWKS from anywhere but the shared cache would fail the sign-in.
+# Only authorize (the browser's) and token answer: discovery or JWKS from anywhere but the shared cache would fail.
 with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
     authentik = FakeAuthentik(mock)
+    authentik.register_authorize()  # the browser's visit
     query = begin_sign_in(client)
     authentik.register_token(authentik.sign(authentik_claims('bob', nonce=query['nonce']), key=key))
     response = complete_sign_in(client, query['state'])
     print(json.dumps({'status': response.status_code, 'location': response.get('Location'),
-                      'requested': [call.request.url for call in mock.calls]}))
+                      'requested': [call.request.url for call in mock.calls
+                                    if not call.request.url.startswith(AUTHORIZE_URL)]}))
 '''
 
 
