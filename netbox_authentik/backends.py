@@ -150,7 +150,11 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
             oauth_error = _oauth_error_code(error.response)
             logger.error('Authentik %s endpoint %s answered HTTP %s%s', endpoint_name, url, status,
                          f' ({oauth_error})' if oauth_error else '')
-            failure = AuthentikError(self, _http_error_message(endpoint_name, status))
+            if _rejects_client_credentials(endpoint_name, status, oauth_error):
+                logger.error('Authentik does not accept NetBox\'s client credentials: check that '
+                             'SOCIAL_AUTH_AUTHENTIK_KEY and SOCIAL_AUTH_AUTHENTIK_SECRET are the Client ID and Client '
+                             'Secret of the Authentik provider')
+            failure = AuthentikError(self, _http_error_message(endpoint_name, status, oauth_error))
             if status >= 500:
                 failure = _retryable(failure)
             raise failure from error
@@ -408,11 +412,21 @@ def _oauth_error_code(response):
     return code if isinstance(code, str) and code.replace('_', '').isalnum() else ''
 
 
-def _http_error_message(endpoint_name, status):
+def _rejects_client_credentials(endpoint_name, status, oauth_error):
+    """Whether the token endpoint refused NetBox's client id or secret rather than this sign-in's code."""
+    # Authentik answers a wrong secret with 400 invalid_client (RFC 6749 allows 400 or 401): the code decides.
+    return endpoint_name == 'token' and (oauth_error == 'invalid_client' or (status == 401 and not oauth_error))
+
+
+def _http_error_message(endpoint_name, status, oauth_error=''):
+    """The login page's message for an HTTP error answer, from the OAuth `error` code where there is one."""
     if endpoint_name == 'token' and status in (400, 401):
-        if status == 401:
+        if _rejects_client_credentials(endpoint_name, status, oauth_error):
             return _('Authentik rejected NetBox\'s client credentials. Ask your NetBox administrator.')
-        return _('Authentik did not accept this sign-in (it may have expired). Please sign in again.')
+        if oauth_error == 'invalid_grant':
+            return _('Authentik did not accept this sign-in (it may have expired). Please sign in again.')
+        return _('Authentik did not accept this sign-in. Please sign in again; if it keeps failing, ask your '
+                 'NetBox administrator.')
     return _('Authentik answered with an error (HTTP {status}). Try again later.').format(status=status)
 
 

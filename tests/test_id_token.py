@@ -40,8 +40,15 @@ from tests.fake_authentik import (
 
 pytestmark = pytest.mark.django_db
 
-CODE = 'authorization-code-7f3e9a'
+CODE = 'authorization-code-7f3e9a'  # in an error description Authentik sends back
 UNREACHABLE = 'Authentik could not be reached. Try again later.'
+CREDENTIALS_REJECTED = "Authentik rejected NetBox's client credentials. Ask your NetBox administrator."
+EXPIRED = 'Authentik did not accept this sign-in (it may have expired). Please sign in again.'
+NOT_ACCEPTED = ('Authentik did not accept this sign-in. Please sign in again; if it keeps failing, ask your NetBox '
+                'administrator.')
+CHECK_CLIENT_SETTINGS = ("Authentik does not accept NetBox's client credentials: check that SOCIAL_AUTH_AUTHENTIK_KEY "
+                         'and SOCIAL_AUTH_AUTHENTIK_SECRET are the Client ID and Client Secret of the Authentik '
+                         'provider')
 
 
 @pytest.fixture
