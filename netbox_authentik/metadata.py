@@ -10,6 +10,9 @@ from . import settings as plugin_settings
 CACHE_PREFIX = 'netbox_authentik'
 DISCOVERY = 'discovery'
 JWKS = 'JWKS'
+# The discovery fields a sign-in depends on; a change in any of them makes a cached copy stale.
+COMPARED_FIELDS = ('issuer', 'id_token_signing_alg_values_supported', 'authorization_endpoint', 'token_endpoint',
+                   'userinfo_endpoint', 'end_session_endpoint', 'jwks_uri')
 
 
 def cache_key(kind, url):
@@ -41,9 +44,42 @@ def cached_metadata(discovery_url):
     return discovery, jwks
 
 
+def replace_metadata(discovery_url, discovery, jwks):
+    """Drop the cached discovery and JWKS (the old jwks_uri's too) and cache these in their place."""
+    cached_discovery, _jwks = cached_metadata(discovery_url)
+    old_jwks_uri = cached_discovery.get('jwks_uri') if isinstance(cached_discovery, dict) else None
+    if isinstance(old_jwks_uri, str):
+        cache.delete(cache_key(JWKS, old_jwks_uri))
+    store(DISCOVERY, discovery_url, discovery)
+    store(JWKS, discovery['jwks_uri'], jwks)
+
+
 def jwks_keys(document):
     """The key objects of a JWKS document; Authentik's empty JWKS ({}) has none."""
     if not isinstance(document, dict):
         return []
     keys = document.get('keys') or []
     return [key for key in keys if isinstance(key, dict)] if isinstance(keys, list) else []
+
+
+def metadata_differences(cached_discovery, cached_jwks, live_discovery, live_jwks):
+    """Return one line per difference between the cached documents and what Authentik serves now."""
+    differences = []
+    for field in COMPARED_FIELDS:
+        cached, live = cached_discovery.get(field), live_discovery.get(field)
+        if cached != live:
+            differences.append(f'{field}: cached {cached!r}, Authentik now {live!r}')
+    if cached_jwks is None:  # not fetched yet (Authentik without a signing key): nothing stale to compare
+        return differences
+    cached_keys, live_keys = _keys_by_kid(cached_jwks), _keys_by_kid(live_jwks)
+    if sorted(cached_keys) != sorted(live_keys):
+        differences.append(f'JWKS key ids: cached {sorted(cached_keys)}, Authentik now {sorted(live_keys)}')
+    else:
+        changed = [kid for kid in sorted(cached_keys) if cached_keys[kid] != live_keys[kid]]
+        if changed:
+            differences.append(f'JWKS keys with new key material under the same key id: {changed}')
+    return differences
+
+
+def _keys_by_kid(jwks):
+    return {str(key.get('kid')): key for key in jwks_keys(jwks)}
