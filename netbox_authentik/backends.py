@@ -5,7 +5,6 @@ import hashlib
 import json
 import logging
 import os
-import time
 
 import jwt
 import requests
@@ -15,7 +14,9 @@ from django.utils.translation import gettext as _
 from social_core.backends.open_id_connect import OpenIdConnectAuth
 from social_core.exceptions import AuthConnectionError, AuthException, AuthTokenError, SocialAuthBaseException
 
+from . import metadata
 from . import settings as plugin_settings
+from .metadata import CACHE_PREFIX  # noqa: F401  (the back-channel logout's replay cache shares the prefix)
 from .pipeline import resolve_pipeline
 
 logger = logging.getLogger(__name__)
@@ -27,13 +28,18 @@ ASYMMETRIC_ALGORITHMS = {
 HMAC_ALGORITHMS = {'HS256', 'HS384', 'HS512'}
 # The claims the plugin reads; with fetch_userinfo='auto' userinfo is skipped when all are in the id_token.
 USED_CLAIMS = ('email', 'name', 'groups')
-# One JWKS refetch for an unknown kid per this many seconds, shared by all workers through the cache.
-JWKS_REFETCH_INTERVAL = 30
-CACHE_PREFIX = 'netbox_authentik'
+# A token the cached metadata cannot verify (unadvertised alg, unknown kid, failed signature) may follow a
+# signing-key change in Authentik: discovery and JWKS are refetched, at most once per this many seconds
+# across all workers, so a flood of forged tokens costs one refresh per interval.
+METADATA_REFRESH_INTERVAL = 30
 
 
 class MalformedTokenError(jwt.DecodeError):
     """A token that is not a JWT at all (its header cannot be read)."""
+
+
+class UnknownSigningKeyError(AuthTokenError):
+    """A token whose kid (or key type) matches no key in Authentik's JWKS."""
 
 
 class AuthentikError(AuthException):
@@ -84,10 +90,10 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
         """Return the URL of Authentik's discovery document for this application."""
         return self.oidc_endpoint() + WELL_KNOWN
 
-    def oidc_config(self):
+    def oidc_config(self, refresh=False):
         """Return Authentik's discovery document, shared by every worker through Django's cache."""
-        if self._oidc_config is None:
-            document = self._cached_json('discovery', self.discovery_url())
+        if self._oidc_config is None or refresh:
+            document = self._cached_json(metadata.DISCOVERY, self.discovery_url(), refresh=refresh)
             if not isinstance(document, dict) or not isinstance(document.get('issuer'), str):
                 logger.error('Authentik discovery document at %s has no issuer', self.discovery_url())
                 raise AuthentikError(self, _('Authentik sent an unusable discovery document.'))
@@ -96,23 +102,28 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
 
     def get_jwks_keys(self):
         """Return the signing keys from Authentik's JWKS (cached). An empty JWKS ({}) has no keys."""
-        return _jwks_keys(self._cached_json('JWKS', self.jwks_uri()))
+        return metadata.jwks_keys(self._cached_json(metadata.JWKS, self.jwks_uri()))
 
-    def refetch_jwks_keys(self):
-        """Refetch JWKS for an unknown kid, at most once per interval across all workers."""
-        url = self.jwks_uri()
-        if not cache.add(_cache_key('jwks-refetch', url), 1, JWKS_REFETCH_INTERVAL):
-            logger.warning('Unknown key id in an Authentik token; JWKS was refetched less than %ss ago',
-                           JWKS_REFETCH_INTERVAL)
-            return None
-        return _jwks_keys(self._cached_json('JWKS', url, refresh=True))
+    def refresh_metadata(self, reason):
+        """Refetch discovery and JWKS before rejecting a token: Authentik may have changed its signing key.
+
+        At most once per METADATA_REFRESH_INTERVAL across all workers. A worker that is not the one to
+        refetch re-reads the cache, where another worker may have put the refreshed documents.
+        """
+        self._oidc_config = None
+        if not cache.add(metadata.cache_key('metadata-refresh', self.discovery_url()), 1,
+                         METADATA_REFRESH_INTERVAL):
+            logger.warning('%s; Authentik discovery and JWKS were refreshed less than %ss ago', reason,
+                           METADATA_REFRESH_INTERVAL)
+            return
+        logger.info('%s; refreshing Authentik discovery and JWKS', reason)
+        self.oidc_config(refresh=True)
+        self._cached_json(metadata.JWKS, self.jwks_uri(), refresh=True)
 
     def _cached_json(self, endpoint_name, url, refresh=False):
         """Fetch a metadata document through the cache; a stale copy serves while Authentik is down."""
-        key = _cache_key(endpoint_name, url)
-        ttl = plugin_settings.get('metadata_cache_seconds')
-        entry = cache.get(key)
-        if entry and not refresh and time.time() - entry['fetched_at'] < ttl:
+        entry = metadata.cached_entry(endpoint_name, url)
+        if entry and not refresh and metadata.is_fresh(entry):
             return entry['document']
         try:
             document = self._fetch_json_with_retry(endpoint_name, url)
@@ -121,8 +132,7 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
                 logger.warning('Using the cached Authentik %s document: refreshing it failed', endpoint_name)
                 return entry['document']
             raise
-        # Kept past its TTL so that a brief Authentik outage does not stop sign-ins.
-        cache.set(key, {'fetched_at': time.time(), 'document': document}, ttl + 86400)
+        metadata.store(endpoint_name, url, document)
         return document
 
     def _fetch_json_with_retry(self, endpoint_name, url):
@@ -152,7 +162,11 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
             oauth_error = _oauth_error_code(error.response)
             logger.error('Authentik %s endpoint %s answered HTTP %s%s', endpoint_name, url, status,
                          f' ({oauth_error})' if oauth_error else '')
-            failure = AuthentikError(self, _http_error_message(endpoint_name, status))
+            if _rejects_client_credentials(endpoint_name, status, oauth_error):
+                logger.error('Authentik does not accept NetBox\'s client credentials: check that '
+                             'SOCIAL_AUTH_AUTHENTIK_KEY and SOCIAL_AUTH_AUTHENTIK_SECRET are the Client ID and Client '
+                             'Secret of the Authentik provider')
+            failure = AuthentikError(self, _http_error_message(endpoint_name, status, oauth_error))
             if status >= 500:
                 failure = _retryable(failure)
             raise failure from error
@@ -233,6 +247,7 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
         One set of rules for both: decrypt a JWE, accept only an algorithm discovery advertises
         (never `none`, never HMAC where Authentik signs with a key), the matching key, then
         signature, `iss` (discovery's issuer, exactly), `aud` (the client id) and times.
+        A token the cached metadata cannot verify is checked once more after refresh_metadata().
         Raises MalformedTokenError, jwt.InvalidAlgorithmError, AuthTokenError (decryption,
         unknown key) or another jwt.PyJWTError.
         """
@@ -241,10 +256,21 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
             raise MalformedTokenError(str(error)) from error
+        try:
+            return self._verify_signed_jwt(token, header, required_claims)
+        except (jwt.InvalidAlgorithmError, jwt.InvalidSignatureError, UnknownSigningKeyError) as error:
+            reason = _signing_key_change_reason(header.get('alg'), error)
+            if reason is None:
+                raise
+            self.refresh_metadata(reason)
+        return self._verify_signed_jwt(token, header, required_claims, final=True)
+
+    def _verify_signed_jwt(self, token, header, required_claims, final=False):
         algorithm = header.get('alg')
         if algorithm not in self.signing_algorithms():
-            logger.warning('Rejected an Authentik token signed with %r; Authentik advertises %s',
-                           algorithm, self.signing_algorithms())
+            if final or algorithm not in ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS:
+                logger.warning('Rejected an Authentik token signed with %r; Authentik advertises %s',
+                               algorithm, self.signing_algorithms())
             raise jwt.InvalidAlgorithmError(algorithm)
         key = self.verification_key(token, header)
         client_id, _secret = self.get_key_and_secret()
@@ -287,13 +313,9 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
                 # An empty key would let anyone sign a token.
                 raise AuthTokenError(self, 'HS id_token but no client secret configured')
             return secret.encode()
-        kid = header.get('kid')
-        jwk = _find_jwk(self.get_jwks_keys(), kid, algorithm)
-        if jwk is None and kid is not None:
-            refreshed = self.refetch_jwks_keys()
-            jwk = _find_jwk(refreshed or [], kid, algorithm)
+        jwk = _find_jwk(self.get_jwks_keys(), header.get('kid'), algorithm)
         if jwk is None:
-            raise AuthTokenError(self, 'id_token signed with an unknown key')
+            raise UnknownSigningKeyError(self, 'id_token signed with an unknown key')
         try:
             return jwt.PyJWK(jwk, algorithm=algorithm).key
         except jwt.PyJWTError as error:
@@ -364,15 +386,19 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
             return super().pipeline(resolve_pipeline(pipeline), pipeline_index, *args, **kwargs)
 
 
-def _cache_key(kind, url):
-    return f'{CACHE_PREFIX}:{kind}:{hashlib.sha256(url.encode()).hexdigest()[:32]}'
-
-
-def _jwks_keys(document):
-    if not isinstance(document, dict):
-        return []
-    keys = document.get('keys') or []
-    return [key for key in keys if isinstance(key, dict)] if isinstance(keys, list) else []
+def _signing_key_change_reason(algorithm, error):
+    """Why a token the cached metadata cannot verify may follow a signing-key change; None when it cannot."""
+    if isinstance(error, jwt.InvalidAlgorithmError):
+        # `none` or an algorithm NetBox never accepts cannot become valid through a refresh.
+        if algorithm in ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS:
+            return f'An Authentik token is signed with {algorithm!r}, which the cached discovery does not advertise'
+        return None
+    if isinstance(error, UnknownSigningKeyError):
+        return 'An Authentik token names a key that is not in the cached JWKS'
+    # HS* tokens are checked with the configured client secret, which no refresh changes.
+    if algorithm in ASYMMETRIC_ALGORITHMS:
+        return "An Authentik token's signature does not match the cached JWKS key"
+    return None
 
 
 def _find_jwk(keys, kid, algorithm):
@@ -443,11 +469,21 @@ def _oauth_error_code(response):
     return code if isinstance(code, str) and code.replace('_', '').isalnum() else ''
 
 
-def _http_error_message(endpoint_name, status):
+def _rejects_client_credentials(endpoint_name, status, oauth_error):
+    """Whether the token endpoint refused NetBox's client id or secret rather than this sign-in's code."""
+    # Authentik answers a wrong secret with 400 invalid_client (RFC 6749 allows 400 or 401): the code decides.
+    return endpoint_name == 'token' and (oauth_error == 'invalid_client' or (status == 401 and not oauth_error))
+
+
+def _http_error_message(endpoint_name, status, oauth_error=''):
+    """The login page's message for an HTTP error answer, from the OAuth `error` code where there is one."""
     if endpoint_name == 'token' and status in (400, 401):
-        if status == 401:
+        if _rejects_client_credentials(endpoint_name, status, oauth_error):
             return _('Authentik rejected NetBox\'s client credentials. Ask your NetBox administrator.')
-        return _('Authentik did not accept this sign-in (it may have expired). Please sign in again.')
+        if oauth_error == 'invalid_grant':
+            return _('Authentik did not accept this sign-in (it may have expired). Please sign in again.')
+        return _('Authentik did not accept this sign-in. Please sign in again; if it keeps failing, ask your '
+                 'NetBox administrator.')
     return _('Authentik answered with an error (HTTP {status}). Try again later.').format(status=status)
 
 

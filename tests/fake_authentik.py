@@ -1,16 +1,20 @@
 """Authentik at the HTTP edge, for protocol tests: real keys, real signed tokens, faked transport only.
 
-The discovery document, JWKS, token and userinfo endpoints are registered on a `responses`
-mock with Authentik's URL layout and claims (see ../shared/AUTHENTIK.md).
+The discovery document, JWKS, authorize, token and userinfo endpoints are registered on a
+`responses` mock with Authentik's URL layout and claims. The token endpoint checks what Authentik
+checks: the client credentials, a code it issued and nobody used yet, the redirect_uri and the
+PKCE verifier of that code's authorize request.
 """
 
 import base64
+import hashlib
 import json
 import time
 import uuid
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import jwt
+import requests
 import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -99,7 +103,9 @@ class FakeAuthentik:
             'code_challenge_methods_supported': ['plain', 'S256'],
             'backchannel_logout_supported': True,
         }
+        self._private_key = None  # None: the module's key for the algorithm
         self.keys = [self.signing_jwk()] if alg.startswith(('RS', 'ES')) else []
+        self.codes = {}  # authorization code -> what its authorize request asked for
 
     # -- keys and tokens -------------------------------------------------------------------------
 
@@ -107,6 +113,8 @@ class FakeAuthentik:
         alg = alg or self.alg
         if alg.startswith('HS'):
             return CLIENT_SECRET
+        if alg == self.alg and self._private_key is not None:
+            return self._private_key
         return _EC_KEYS[alg] if alg.startswith('ES') else _RSA_KEY
 
     def signing_jwk(self, kid=None, alg=None):
@@ -114,7 +122,8 @@ class FakeAuthentik:
         return public_jwk(self.private_key(alg), kid or self.kid, alg)
 
     def sign(self, claims, alg=None, kid=..., key=None):
-        """Return a compact JWS of `claims`, signed like Authentik (kid header for asymmetric keys)."""
+        """Return a compact JWS of `claims` (a value of ... drops a claim), signed like Authentik."""
+        claims = {name: value for name, value in claims.items() if value is not ...}
         alg = alg or self.alg
         headers = {}
         kid = self.kid if kid is ... else kid
@@ -125,32 +134,101 @@ class FakeAuthentik:
     # -- endpoints ---------------------------------------------------------------------------------
 
     def register_metadata(self):
-        """Serve discovery and JWKS (JWKS is {} without a signing key, as Authentik answers)."""
+        """Serve discovery, JWKS (JWKS is {} without a signing key, as Authentik answers) and authorize."""
         self.mock.add(responses.GET, DISCOVERY_URL, json=self.discovery)
         self.mock.add(responses.GET, JWKS_URL, json={'keys': self.keys} if self.keys else {})
+        self.register_authorize()
+
+    def change_signing_key(self, alg, kid=None, key=None):
+        """Select another signing key on the provider: discovery and JWKS change at once, as in Authentik."""
+        self.alg = alg
+        self.kid = kid or self.kid
+        self._private_key = key
+        self.discovery = {**self.discovery, 'id_token_signing_alg_values_supported': [alg]}
+        self.keys = [self.signing_jwk()] if alg.startswith(('RS', 'ES')) else []
+        self.mock.replace(responses.GET, DISCOVERY_URL, json=self.discovery)
+        self.mock.replace(responses.GET, JWKS_URL, json={'keys': self.keys} if self.keys else {})
+
+    def register_authorize(self):
+        """The authorize endpoint a browser visits: the person signs in, Authentik redirects back with a code."""
+        self.mock.add_callback(responses.GET, AUTHORIZE_URL, callback=self._authorize)
+
+    def _authorize(self, request):
+        query = {key: values[0] for key, values in parse_qs(urlparse(request.url).query).items()}
+        if query.get('client_id') != CLIENT_ID or query.get('response_type') != 'code' or 'redirect_uri' not in query:
+            return 400, {}, 'invalid authorization request'
+        code = uuid.uuid4().hex
+        self.codes[code] = {'client_id': query['client_id'], 'redirect_uri': query['redirect_uri'],
+                            'code_challenge': query.get('code_challenge'),
+                            'code_challenge_method': query.get('code_challenge_method', 'plain')}
+        callback = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}"
+        return 302, {'Location': callback}, ''
 
     def register_token(self, id_token, status=200, **extra):
+        """Answer the next token request with id_token, once the request passes Authentik's checks."""
+        if status != 200:
+            self.mock.add(responses.POST, TOKEN_URL, json={'error': 'invalid_grant'}, status=status)
+            return
         body = {'access_token': 'access-' + uuid.uuid4().hex, 'token_type': 'Bearer', 'expires_in': 3600,
                 'id_token': id_token, 'scope': 'openid profile email', **extra}
-        self.mock.add(responses.POST, TOKEN_URL, json=body if status == 200 else {'error': 'invalid_grant'},
-                      status=status)
+
+        def token(request):
+            refused = self.token_request_error(request)
+            if refused:
+                return 400, {'Content-Type': 'application/json'}, json.dumps({'error': refused})
+            return 200, {'Content-Type': 'application/json'}, json.dumps(body)
+
+        self.mock.add_callback(responses.POST, TOKEN_URL, callback=token)
+
+    def token_request_error(self, request):
+        """Return the OAuth error Authentik answers a token request with (all 400s), or None when it is good."""
+        client_id, secret = basic_auth_credentials(request)
+        if client_id != CLIENT_ID or secret != CLIENT_SECRET:
+            return 'invalid_client'
+        form = {key: values[0] for key, values in parse_qs(_body_text(request)).items()}
+        if form.get('grant_type') != 'authorization_code':
+            return 'unsupported_grant_type'
+        grant = self.codes.pop(form.get('code'), None)  # a code is good for one exchange, whatever its outcome
+        if grant is None or grant['client_id'] != client_id or form.get('redirect_uri') != grant['redirect_uri']:
+            return 'invalid_grant'
+        if grant['code_challenge'] is not None:
+            verifier = form.get('code_verifier') or ''
+            if grant['code_challenge_method'] == 'S256':
+                verifier = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip('=')
+            if verifier != grant['code_challenge']:
+                return 'invalid_grant'
+        return None
 
     def register_userinfo(self, claims, status=200):
         self.mock.add(responses.GET, USERINFO_URL, json=claims, status=status)
 
 
 def begin_sign_in(client, next_url=None):
-    """Press the Authentik button: POST /oauth/begin/authentik/; return the authorize URL's query."""
+    """Press the Authentik button, sign in at Authentik; return the authorize query plus the `code` issued."""
     data = {'next': next_url} if next_url else {}
     response = client.post('/oauth/begin/authentik/', data)
     assert response.status_code == 302, response
-    location = response['Location']
-    assert location.startswith(AUTHORIZE_URL), location
-    return {key: values[0] for key, values in parse_qs(urlparse(location).query).items()}
+    return authorize(client, response['Location'])
 
 
-def complete_sign_in(client, state, code='authorization-code'):
-    """Return from Authentik: GET /oauth/complete/authentik/ with the code and state."""
+def authorize(client, authorize_url):
+    """The browser at Authentik's authorize URL; return its query plus the `code` Authentik redirected back with.
+
+    The browser (client) keeps the code for its state, so complete_sign_in() carries it back to NetBox.
+    """
+    assert authorize_url.startswith(AUTHORIZE_URL), authorize_url
+    query = {key: values[0] for key, values in parse_qs(urlparse(authorize_url).query).items()}
+    answer = requests.get(authorize_url, allow_redirects=False)
+    assert answer.status_code == 302, answer.text
+    redirect = {key: values[0] for key, values in parse_qs(urlparse(answer.headers['Location']).query).items()}
+    assert redirect['state'] == query['state'], redirect
+    vars(client).setdefault('authentik_codes', {})[query['state']] = redirect['code']
+    return {**query, 'code': redirect['code']}
+
+
+def complete_sign_in(client, state, code=None):
+    """Return from Authentik: GET /oauth/complete/authentik/ with the code Authentik issued for state."""
+    code = code or vars(client).get('authentik_codes', {}).get(state, 'never-issued-code')
     return client.get('/oauth/complete/authentik/', {'code': code, 'state': state})
 
 
@@ -160,8 +238,12 @@ def basic_auth_credentials(request):
     if header.startswith('Basic '):
         client_id, _sep, secret = base64.b64decode(header[6:]).decode().partition(':')
         return client_id, secret
-    body = parse_qs(request.body if isinstance(request.body, str) else request.body.decode())
+    body = parse_qs(_body_text(request))
     return body.get('client_id', [None])[0], body.get('client_secret', [None])[0]
+
+
+def _body_text(request):
+    return request.body if isinstance(request.body, str) else (request.body or b'').decode()
 
 
 # -- failure paths and the HTTP edge ---------------------------------------------------------------

@@ -138,6 +138,7 @@ def test_good_authentik_passes_every_check(authentik):
         '✓ username_claim: Authentik sends the preferred_username claim.',
         '✓ client_auth: The token endpoint accepts client_secret_post and client_secret_basic.',
         f'✓ end_session: End-session endpoint: {authentik.issuer}end-session/.',
+        "✓ metadata_cache: NetBox has not cached Authentik's discovery document yet; the next sign-in fetches it.",
         '✓ netbox_groups: group_map maps no NetBox groups.',
         'All checks passed, 0 warning(s).',
     ]
@@ -152,7 +153,7 @@ def test_json_output_lists_every_check_with_status_message_and_hint(authentik):
         ('configuration', 'ok'), ('redirect_uri', 'info'), ('post_logout_redirect_uri', 'info'),
         ('backchannel_logout_uri', 'info'), ('discovery', 'ok'), ('issuer', 'ok'), ('clock', 'ok'), ('signing', 'ok'),
         ('encryption', 'ok'), ('jwks', 'ok'), ('scopes', 'ok'), ('groups_claim', 'ok'), ('username_claim', 'ok'),
-        ('client_auth', 'ok'), ('end_session', 'ok'), ('netbox_groups', 'ok'),
+        ('client_auth', 'ok'), ('end_session', 'ok'), ('metadata_cache', 'ok'), ('netbox_groups', 'ok'),
     ]
     assert findings[1]['message'] == 'https://netbox.example.com/oauth/complete/authentik/'
 
@@ -162,6 +163,84 @@ def test_issuer_without_trailing_slash_in_configuration_matches(authentik):
         code, found = results()
     assert code == 0
     assert found['issuer']['status'] == 'ok'
+
+
+# -- NetBox's cached copy of discovery and JWKS ------------------------------------------------------
+
+
+def netbox_backend():
+    """The backend as a NetBox worker runs it; it caches discovery and JWKS in Redis for every worker."""
+    from social_django.utils import load_backend, load_strategy
+
+    return load_backend(load_strategy(), 'authentik', redirect_uri=None)
+
+
+def test_cached_metadata_matching_authentik_passes(authentik):
+    netbox_backend().get_jwks_keys()  # a sign-in fetched discovery and JWKS
+
+    code, output = run_check()
+
+    assert code == 0
+    assert lines(output, 'metadata_cache') == [
+        "✓ metadata_cache: NetBox's cached discovery document and JWKS match what Authentik serves."]
+
+
+def test_stale_cache_after_a_signing_key_change_warns_and_refresh_replaces_it():
+    with serving(AuthentikServer(alg='HS256')) as authentik, configured(authentik.issuer):
+        assert netbox_backend().signing_algorithms() == ['HS256']  # cached by a sign-in before the change
+        # The admin selects the self-signed certificate: Authentik changes discovery and JWKS at once.
+        authentik.discovery['id_token_signing_alg_values_supported'] = ['RS256']
+        authentik.jwks = {'keys': fake_authentik.FakeAuthentik(None, alg='RS256').keys}
+        authentik.publish()
+
+        code, output = run_check()
+
+        assert code == 0
+        assert lines(output, 'metadata_cache') == [
+            "! metadata_cache: NetBox's cached discovery document or JWKS differs from what Authentik serves now: "
+            "id_token_signing_alg_values_supported: cached ['HS256'], Authentik now ['RS256']. — The next token "
+            'they cannot verify makes NetBox refetch them; to drop them now, run `netbox authentik_check --refresh`.'
+        ]
+        assert output.splitlines()[-1] == 'All checks passed, 1 warning(s).'
+
+        code, output = run_check('--refresh')
+
+        assert code == 0
+        assert lines(output, 'metadata_cache') == [
+            "✓ metadata_cache: Dropped NetBox's cached discovery document and JWKS and cached what Authentik serves "
+            "now. They had changed: id_token_signing_alg_values_supported: cached ['HS256'], Authentik now "
+            "['RS256']."
+        ]
+        assert netbox_backend().signing_algorithms() == ['RS256']  # what every worker now reads from the cache
+        assert [key['kid'] for key in netbox_backend().get_jwks_keys()] == ['authentik-key-1']
+        assert lines(run_check()[1], 'metadata_cache') == [
+            "✓ metadata_cache: NetBox's cached discovery document and JWKS match what Authentik serves."]
+
+
+def test_stale_cache_names_changed_key_ids_and_endpoints(authentik):
+    netbox_backend().get_jwks_keys()
+    authentik.jwks = {'keys': [{**authentik.jwks['keys'][0], 'kid': 'authentik-key-2'}]}
+    authentik.discovery['token_endpoint'] = authentik.base + '/application/o/token2/'
+    authentik.publish()
+
+    _code, found = results()
+
+    assert found['metadata_cache']['status'] == 'warning'
+    assert found['metadata_cache']['message'] == (
+        "NetBox's cached discovery document or JWKS differs from what Authentik serves now: token_endpoint: cached "
+        f"'{authentik.base}/application/o/token/', Authentik now '{authentik.base}/application/o/token2/'; JWKS key "
+        "ids: cached ['authentik-key-1'], Authentik now ['authentik-key-2'].")
+
+
+def test_refresh_keeps_the_cached_copies_when_authentik_cannot_be_reached(authentik):
+    netbox_backend().get_jwks_keys()
+    authentik.routes.clear()  # every URL answers 404
+
+    code, found = results('--refresh')
+
+    assert code == 1
+    assert found['metadata_cache']['status'] == 'error'
+    assert netbox_backend().signing_algorithms() == ['RS256']
 
 
 # -- what Authentik can be set up to do ---------------------------------------------------------------

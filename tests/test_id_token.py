@@ -4,6 +4,7 @@ Every token is really signed with a real key; only the HTTP edge to Authentik is
 lands on NetBox's login page with a message, creates no user and no link, and logs why.
 """
 
+import hashlib
 import logging
 import time
 
@@ -40,8 +41,15 @@ from tests.fake_authentik import (
 
 pytestmark = pytest.mark.django_db
 
-CODE = 'authorization-code-7f3e9a'
+CODE = 'authorization-code-7f3e9a'  # in an error description Authentik sends back
 UNREACHABLE = 'Authentik could not be reached. Try again later.'
+CREDENTIALS_REJECTED = "Authentik rejected NetBox's client credentials. Ask your NetBox administrator."
+EXPIRED = 'Authentik did not accept this sign-in (it may have expired). Please sign in again.'
+NOT_ACCEPTED = ('Authentik did not accept this sign-in. Please sign in again; if it keeps failing, ask your NetBox '
+                'administrator.')
+CHECK_CLIENT_SETTINGS = ("Authentik does not accept NetBox's client credentials: check that SOCIAL_AUTH_AUTHENTIK_KEY "
+                         'and SOCIAL_AUTH_AUTHENTIK_SECRET are the Client ID and Client Secret of the Authentik '
+                         'provider')
 
 
 @pytest.fixture
@@ -54,7 +62,7 @@ def sign_in_with(client, authentik, make_id_token, username='alice'):
     """Press the button, let Authentik answer with make_id_token(claims with the right nonce), come back."""
     query = begin_sign_in(client)
     authentik.register_token(make_id_token(authentik_claims(username, nonce=query['nonce'])))
-    return complete_sign_in(client, query['state'], code=CODE)
+    return complete_sign_in(client, query['state'])
 
 
 def assert_signed_in(client, response, username='alice'):
@@ -244,10 +252,10 @@ def test_replayed_token_is_rejected_on_a_second_completion(client, authentik, lo
     query = begin_sign_in(client)
     captured = authentik.sign(authentik_claims('alice', nonce=query['nonce']))
     authentik.register_token(captured)
-    assert_signed_in(client, complete_sign_in(client, query['state'], code=CODE))
+    assert_signed_in(client, complete_sign_in(client, query['state']))
     other_browser = Client()
 
-    replay = complete_sign_in(other_browser, begin_sign_in(other_browser)['state'], code=CODE)  # answered: captured
+    replay = complete_sign_in(other_browser, begin_sign_in(other_browser)['state'])  # answered: captured
 
     assert NETBOX_SSO_FAILED in login_page_messages(other_browser, replay)
     assert not other_browser.get('/login/').context['request'].user.is_authenticated
@@ -305,6 +313,117 @@ def test_token_signed_by_a_key_missing_from_jwks_even_after_refetch_is_rejected(
     assert len(requests_to(mock, JWKS_URL)) == 2
 
 
+@pytest.mark.parametrize('claim', ['sub', 'exp', 'iat'])
+def test_token_missing_a_required_claim_is_rejected(client, authentik, log, claim):
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign({**claims, claim: ...}))
+
+    assert_rejected(client, response)
+    assert f'Sign-in through Authentik rejected: Token error: Token is missing the "{claim}" claim' in \
+        backend_lines(log)
+
+
+def test_token_whose_at_hash_does_not_match_the_access_token_is_rejected(client, authentik, log):
+    query = begin_sign_in(client)
+    other_access_token = 'access-' + 'f' * 32
+    at_hash = jwt.utils.base64url_encode(hashlib.sha256(other_access_token.encode()).digest()[:16]).decode()
+    id_token = authentik.sign(authentik_claims('alice', nonce=query['nonce'], at_hash=at_hash))
+    authentik.register_token(id_token, access_token='access-' + 'a' * 32)
+
+    response = complete_sign_in(client, query['state'])
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: Invalid access token' in backend_lines(log)
+
+
+def test_token_whose_at_hash_matches_the_access_token_signs_in(client, authentik):
+    query = begin_sign_in(client)
+    access_token = 'access-' + 'a' * 32
+    at_hash = jwt.utils.base64url_encode(hashlib.sha256(access_token.encode()).digest()[:16]).decode()
+    authentik.register_token(authentik.sign(authentik_claims('alice', nonce=query['nonce'], at_hash=at_hash)),
+                             access_token=access_token)
+
+    assert_signed_in(client, complete_sign_in(client, query['state']))
+
+
+@pytest.mark.parametrize('audience', [
+    {'azp': 'grafana'},
+    {'aud': ['netbox', 'grafana']},
+], ids=['another azp', 'several audiences without azp'])
+def test_token_for_another_authorized_party_is_rejected(client, authentik, log, audience):
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign({**claims, **audience}))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: Incorrect id_token: azp' in backend_lines(log)
+
+
+def test_token_for_several_audiences_with_netbox_as_authorized_party_signs_in(client, authentik):
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign(
+        {**claims, 'aud': ['netbox', 'grafana'], 'azp': 'netbox'}))
+
+    assert_signed_in(client, response)
+
+
+def test_hs256_token_is_rejected_when_no_client_secret_is_configured(client, mock, settings, log):
+    authentik = FakeAuthentik(mock, alg='HS256')
+    authentik.register_metadata()
+    settings.SOCIAL_AUTH_AUTHENTIK_SECRET = ''  # an empty HMAC key would let anyone sign a token
+    query = begin_sign_in(client)
+    id_token = sign_hs256_with_raw_key(authentik_claims('alice', nonce=query['nonce']), b'')
+    mock.add(responses.POST, TOKEN_URL, json={'access_token': 'access-1', 'token_type': 'Bearer',
+                                              'expires_in': 3600, 'id_token': id_token})
+
+    response = complete_sign_in(client, query['state'])
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: HS id_token but no client secret configured' in \
+        backend_lines(log)
+
+
+def authentik_with_jwks(mock, jwks_keys):
+    """Authentik whose JWKS is jwks_keys(the public JWK of its RS256 signing key)."""
+    authentik = FakeAuthentik(mock)
+    authentik.keys = jwks_keys(authentik.signing_jwk())
+    authentik.register_metadata()
+    return authentik
+
+
+def test_token_without_kid_is_rejected_when_jwks_holds_several_keys(client, mock, log):
+    authentik = authentik_with_jwks(mock, lambda own: [own, public_jwk(rsa_private_key(), 'authentik-key-2', 'RS256')])
+
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign(claims, kid=None))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: id_token signed with an unknown key' in \
+        backend_lines(log)
+
+
+def test_token_signed_with_an_encryption_key_is_rejected(client, mock, log):
+    authentik = authentik_with_jwks(mock, lambda own: [{**own, 'use': 'enc'}])
+
+    response = sign_in_with(client, authentik, authentik.sign)
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: id_token signed with an unknown key' in \
+        backend_lines(log)
+
+
+def test_token_whose_algorithm_differs_from_its_keys_alg_is_rejected(client, mock, log):
+    authentik = authentik_with_jwks(mock, lambda own: [{**own, 'alg': 'RS512'}])
+
+    response = sign_in_with(client, authentik, authentik.sign)  # RS256, which discovery advertises
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: id_token signed with an unknown key' in \
+        backend_lines(log)
+
+
+def test_token_without_nonce_is_rejected(client, authentik, log):
+    response = sign_in_with(client, authentik, lambda claims: authentik.sign({**claims, 'nonce': ...}))
+
+    assert_rejected(client, response)
+    assert 'Sign-in through Authentik rejected: Token error: Incorrect id_token: nonce' in backend_lines(log)
+
+
 def test_garbage_instead_of_a_token_is_rejected(client, authentik, log):
     response = sign_in_with(client, authentik, lambda claims: 'this-is-not-a-jwt')
 
@@ -317,7 +436,7 @@ def test_token_response_without_id_token_is_rejected(client, authentik, mock, lo
     mock.add(responses.POST, TOKEN_URL, json={'access_token': 'access-1', 'token_type': 'Bearer',
                                               'expires_in': 3600, 'scope': 'openid profile email'})
 
-    response = complete_sign_in(client, query['state'], code=CODE)
+    response = complete_sign_in(client, query['state'])
 
     assert_rejected(client, response)
     assert 'Sign-in through Authentik rejected: Token error: Missing id_token in OpenID Connect token response' in \
@@ -345,8 +464,7 @@ def test_userinfo_for_another_subject_is_rejected(client, authentik, settings, l
     ({'status': 400, 'json': {'error': 'invalid_grant', 'error_description': f'code {CODE} is invalid'}},
      'Authentik did not accept this sign-in (it may have expired). Please sign in again.',
      f'Authentik token endpoint {TOKEN_URL} answered HTTP 400 (invalid_grant)'),
-    ({'status': 401, 'json': {'error': 'invalid_client'}},
-     "Authentik rejected NetBox's client credentials. Ask your NetBox administrator.",
+    ({'status': 401, 'json': {'error': 'invalid_client'}}, CREDENTIALS_REJECTED,
      f'Authentik token endpoint {TOKEN_URL} answered HTTP 401 (invalid_client)'),
     ({'status': 200, 'body': 'access_token=leaked-access-token&id_token=leaked.id.token',
       'content_type': 'application/x-www-form-urlencoded'},
@@ -358,21 +476,64 @@ def test_userinfo_for_another_subject_is_rejected(client, authentik, settings, l
      UNREACHABLE, f'Authentik token endpoint {TOKEN_URL}: timed out'),
     ({'body': requests.exceptions.ConnectionError('connection refused')},
      UNREACHABLE, f'Authentik token endpoint {TOKEN_URL}: connection failed'),
-], ids=['500', '400 invalid_grant', '401', 'non-JSON 200', 'connect timeout', 'read timeout', 'refused'])
+], ids=['500', '400 invalid_grant', '401 invalid_client', 'non-JSON 200', 'connect timeout', 'read timeout',
+        'refused'])
 def test_token_endpoint_failure_shows_a_message_and_logs_the_endpoint_but_no_secret(client, authentik, mock, log,
                                                                                      answer, message, logged):
     query = begin_sign_in(client)
     code_verifier = client.session['authentik_code_verifier']
     mock.add(responses.POST, TOKEN_URL, **answer)
 
-    response = complete_sign_in(client, query['state'], code=CODE)
+    response = complete_sign_in(client, query['state'])
 
     assert_rejected(client, response, message)
     assert logged in backend_lines(log)
     assert len(requests_to(mock, TOKEN_URL)) == 1
     logged_text = '\n'.join(logging.Formatter().format(record) for record in log.records)
-    for secret in (CLIENT_SECRET, CODE, code_verifier, 'leaked-access-token', 'leaked.id.token'):
+    for secret in (CLIENT_SECRET, CODE, query['code'], code_verifier, 'leaked-access-token', 'leaked.id.token'):
         assert secret not in logged_text
+
+
+@pytest.mark.parametrize('status', [400, 401])
+@pytest.mark.parametrize('oauth_error, message', [
+    ('invalid_client', CREDENTIALS_REJECTED),
+    ('invalid_grant', EXPIRED),
+])
+def test_token_endpoint_refusal_is_told_apart_by_its_oauth_error_code_not_its_status(client, authentik, mock, log,
+                                                                                    status, oauth_error, message):
+    query = begin_sign_in(client)
+    mock.add(responses.POST, TOKEN_URL, status=status, json={'error': oauth_error})
+
+    response = complete_sign_in(client, query['state'])
+
+    assert_rejected(client, response, message)
+    error_lines = [record.getMessage() for record in log.records
+                   if record.name == 'netbox_authentik.backends' and record.levelno == logging.ERROR]
+    assert (CHECK_CLIENT_SETTINGS in error_lines) == (oauth_error == 'invalid_client')
+
+
+@pytest.mark.parametrize('answer', [{'json': {}}, {'json': {'error': 'invalid_request'}}, {'body': 'Bad Request'}],
+                         ids=['no error code', 'unknown error code', 'not JSON'])
+def test_token_endpoint_400_without_a_known_error_code_blames_neither_expiry_nor_credentials(client, authentik, mock,
+                                                                                            log, answer):
+    query = begin_sign_in(client)
+    mock.add(responses.POST, TOKEN_URL, status=400, **answer)
+
+    response = complete_sign_in(client, query['state'])
+
+    assert_rejected(client, response, NOT_ACCEPTED)
+    assert CHECK_CLIENT_SETTINGS not in backend_lines(log)
+
+
+def test_wrong_client_secret_is_named_as_such_when_authentik_answers_400_invalid_client(client, authentik, settings,
+                                                                                      log):
+    settings.SOCIAL_AUTH_AUTHENTIK_SECRET = 'not-the-client-secret'  # the fake token endpoint answers as Authentik
+
+    response = sign_in_with(client, authentik, authentik.sign)
+
+    assert_rejected(client, response, CREDENTIALS_REJECTED)
+    assert f'Authentik token endpoint {TOKEN_URL} answered HTTP 400 (invalid_client)' in backend_lines(log)
+    assert CHECK_CLIENT_SETTINGS in backend_lines(log)
 
 
 def test_successful_sign_in_logs_no_secret_code_or_token(client, authentik, mock, log):
@@ -381,12 +542,12 @@ def test_successful_sign_in_logs_no_secret_code_or_token(client, authentik, mock
     id_token = authentik.sign(authentik_claims('alice', nonce=query['nonce']))
     authentik.register_token(id_token)
 
-    assert_signed_in(client, complete_sign_in(client, query['state'], code=CODE))
+    assert_signed_in(client, complete_sign_in(client, query['state']))
 
     [token_response] = [call.response.json() for call in mock.calls if call.request.url == TOKEN_URL]
     access_token = token_response['access_token']
     logged_text = '\n'.join(logging.Formatter().format(record) for record in log.records)
-    for secret in (CLIENT_SECRET, CODE, code_verifier, id_token, access_token):
+    for secret in (CLIENT_SECRET, query['code'], code_verifier, id_token, access_token):
         assert secret not in logged_text
 
 

@@ -1,6 +1,6 @@
 """login_redirect: /login/ goes straight to Authentik, with /login/?local=1 as the way back to the local form."""
 
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -16,6 +16,7 @@ from tests.fake_authentik import (
     CLIENT_ID,
     DISCOVERY_URL,
     authentik_claims,
+    authorize,
     complete_sign_in,
     requests_to,
     sign_in,
@@ -34,10 +35,10 @@ def login_redirect():
 
 
 def authorize_query(response):
-    """Assert the answer sends the browser to Authentik's sign-in; return the authorize parameters."""
+    """Assert the answer sends the browser to Authentik's sign-in, go there; return the authorize parameters."""
     assert response.status_code == 302, response
     assert response['Location'].startswith(AUTHORIZE_URL), response['Location']
-    return {name: values[0] for name, values in parse_qs(urlsplit(response['Location']).query).items()}
+    return authorize(response.client, response['Location'])  # plus the code Authentik sent the browser back with
 
 
 def test_login_page_is_shown_when_login_redirect_is_off(client, authentik):

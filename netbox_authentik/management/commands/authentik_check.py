@@ -13,7 +13,7 @@ from django.core import checks as django_checks
 from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseError
 
-from netbox_authentik import checks
+from netbox_authentik import checks, metadata
 from netbox_authentik import settings as plugin_settings
 from netbox_authentik.backends import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, WELL_KNOWN, normalize_endpoint
 
@@ -60,7 +60,8 @@ class Command(BaseCommand):
         'scopes, claims, logout and clock; print the URIs to register in Authentik. Prints one line per check '
         '(✓ passed, ! warning, ✗ failed, → to do) and exits 1 when a check failed. NetBox\'s address for the '
         'URIs comes from --base-url, else from ALLOWED_HOSTS[0] (when it is a host name, not * or .domain) '
-        'with https, or http with --http.'
+        'with https, or http with --http. It also compares the discovery document and JWKS NetBox has cached '
+        'with what Authentik serves now; --refresh replaces the cached copies.'
     )
     # The command reports configuration errors itself; Django's checks would stop it before it says more.
     requires_system_checks = []
@@ -73,11 +74,15 @@ class Command(BaseCommand):
                             help='With the address taken from ALLOWED_HOSTS[0]: NetBox is served over plain http.')
         parser.add_argument('--json', action='store_true', dest='as_json',
                             help='Print a JSON list of {check, status, message, hint} instead of lines.')
+        parser.add_argument('--refresh', action='store_true',
+                            help="Drop NetBox's cached Authentik discovery document and JWKS (shared by all workers) "
+                                 'and cache what Authentik serves now, e.g. right after changing its signing key.')
 
-    def handle(self, *args, base_url=None, http=False, as_json=False, **options):
+    def handle(self, *args, base_url=None, http=False, as_json=False, refresh=False, **options):
         findings = configuration_findings()
         findings += registration_findings(netbox_origin(base_url, http))
         findings += authentik_findings()
+        findings += metadata_cache_findings(refresh)
         findings.append(netbox_groups_finding())
         if as_json:
             self.stdout.write(json.dumps([finding._asdict() for finding in findings], indent=2, ensure_ascii=False))
@@ -186,6 +191,59 @@ def authentik_findings():
                                'Compare the discovery document with what Authentik serves; report it if it looks '
                                'right.'))
     return found
+
+
+def metadata_cache_findings(refresh=False):
+    """Compare the discovery and JWKS every NetBox worker has cached with Authentik's; with refresh, replace them."""
+    configured = getattr(settings, checks.ENDPOINT, None)
+    endpoint = normalize_endpoint(configured if isinstance(configured, str) else '',
+                                  plugin_settings.get('application_slug'))
+    if not endpoint.startswith(('http://', 'https://')):
+        return []  # the discovery check already says why Authentik was not contacted
+    discovery_url = endpoint + WELL_KNOWN
+    try:
+        live_discovery, live_jwks = _live_metadata(discovery_url)
+    except FetchError:
+        if refresh:
+            return [error('metadata_cache', "Not refreshed: Authentik's discovery document or JWKS could not be "
+                                            'fetched; NetBox keeps its cached copies.',
+                          'Fix the failures above, then run `netbox authentik_check --refresh` again.')]
+        return []  # the discovery and jwks checks report the failure
+    try:
+        cached_discovery, cached_jwks = metadata.cached_metadata(discovery_url)
+        if refresh:
+            metadata.replace_metadata(discovery_url, live_discovery, live_jwks)
+    except Exception as failure:  # the cache (Redis) being down is a finding, never a traceback
+        return [error('metadata_cache', f"Could not use NetBox's cache: {type(failure).__name__}.",
+                      "Check REDIS['caching'] in configuration.py and that Redis is running.")]
+    differences = []
+    if isinstance(cached_discovery, dict):
+        differences = metadata.metadata_differences(cached_discovery, cached_jwks, live_discovery, live_jwks)
+    if refresh:
+        changed = f" They had changed: {'; '.join(differences)}." if differences else ''
+        return [ok('metadata_cache', "Dropped NetBox's cached discovery document and JWKS and cached what Authentik "
+                                     f'serves now.{changed}')]
+    if not isinstance(cached_discovery, dict):
+        return [ok('metadata_cache', 'NetBox has not cached Authentik\'s discovery document yet; the next sign-in '
+                                     'fetches it.')]
+    if differences:
+        return [warning('metadata_cache', "NetBox's cached discovery document or JWKS differs from what Authentik "
+                                          f"serves now: {'; '.join(differences)}.",
+                        'The next token they cannot verify makes NetBox refetch them; to drop them now, run '
+                        '`netbox authentik_check --refresh`.')]
+    return [ok('metadata_cache', "NetBox's cached discovery document and JWKS match what Authentik serves.")]
+
+
+def _live_metadata(discovery_url):
+    """Fetch discovery and JWKS as Authentik serves them now; raise FetchError when either cannot be used."""
+    timeout = plugin_settings.get('http_timeout')
+    _response, discovery = fetch_json(discovery_url, timeout, not_found_hint='')
+    if not isinstance(discovery, dict) or not all(isinstance(discovery.get(field), str)
+                                                  for field in ('issuer', 'jwks_uri')):
+        raise FetchError('unusable discovery document', '')
+    jwks_uri = discovery['jwks_uri']
+    _response, jwks = fetch_json(jwks_uri, timeout, not_found_hint='')
+    return discovery, jwks
 
 
 def fetch_json(url, timeout, not_found_hint):
