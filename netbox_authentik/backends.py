@@ -256,6 +256,9 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
             raise MalformedTokenError(str(error)) from error
+        if not isinstance(header.get('alg'), str):
+            # A list or object here is no algorithm at all; it must never reach a set lookup or a refresh.
+            raise MalformedTokenError('the token header has no algorithm name')
         try:
             return self._verify_signed_jwt(token, header, required_claims)
         except (jwt.InvalidAlgorithmError, jwt.InvalidSignatureError, UnknownSigningKeyError) as error:
