@@ -109,9 +109,15 @@ def configuration_findings():
     problems = checks.configuration_problems(databases=None)
     if not problems:
         return [ok('configuration', "configuration.py passes the plugin's system checks.")]
-    status = {django_checks.INFO: 'info', django_checks.WARNING: 'warning'}
-    return [Finding(problem.id, status.get(problem.level, 'error'), problem.msg, problem.hint or '')
+    return [Finding(problem.id, configuration_status(problem), problem.msg, problem.hint or '')
             for problem in problems]
+
+
+def configuration_status(problem):
+    """'error' for what stops sign-in (an E id, reported to Django as a Warning so NetBox still starts)."""
+    if checks.breaks_sign_in(problem) or problem.level >= django_checks.ERROR:
+        return 'error'
+    return 'warning' if problem.level >= django_checks.WARNING else 'info'
 
 
 def netbox_origin(base_url, http):
