@@ -180,3 +180,52 @@ def test_local_login_with_broken_plugin_settings_in_process(client):
         response = client.post('/login/', {'username': 'local-admin', 'password': 'local-password-123'})
         assert (response.status_code, response['Location']) == (302, '/')
         assert client.get('/').context['request'].user.username == 'local-admin'
+
+
+NO_PLUGIN_SIGN_IN = '''
+import json
+import django
+django.setup()
+from django.db import transaction
+from django.test import Client
+from tests.fake_authentik import toast_messages
+from users.models import User
+
+class RolledBack(Exception):
+    pass
+
+outcome = {}
+try:
+    with transaction.atomic():
+        User.objects.create_user(username='alice', is_superuser=True)
+        client = Client()
+        outcome['button'] = 'action="/oauth/begin/authentik/"' in client.get('/login/').content.decode()
+        begin = client.post('/oauth/begin/authentik/')
+        outcome['begin'] = [begin.status_code, begin.get('Location')]
+        outcome['messages'] = toast_messages(client.get(begin['Location']))
+        callback = client.get('/oauth/complete/authentik/', {'code': 'authorization-code', 'state': 'state'})
+        outcome['callback'] = [callback.status_code, callback.get('Location')]
+        outcome['signed_in'] = '_auth_user_id' in client.session
+        raise RolledBack
+except RolledBack:
+    pass
+print(json.dumps(outcome))
+'''
+
+
+def test_backend_without_the_plugin_refuses_sign_in_and_says_how_to_fix_it(django_db_setup):
+    result = run_netbox('-c', NO_PLUGIN_SIGN_IN, configuration=NO_PLUGIN)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    refused = ("Sign-in through Authentik is switched off until the NetBox administrator adds 'netbox_authentik' to "
+               'PLUGINS in configuration.py.')
+    assert outcome == {
+        'button': True,
+        'begin': [302, '/login/'],
+        'messages': [refused, 'Single sign-on failed. Please try again or contact your administrator.'],
+        'callback': [302, '/login/'],
+        'signed_in': False,
+    }
+    refusals = [line for line in result.stderr.splitlines() if 'Sign-in through Authentik refused' in line]
+    assert len(refusals) == 2, result.stderr  # the button and the callback, each logged
+    assert "Add it to PLUGINS in configuration.py." in refusals[0]
