@@ -28,6 +28,7 @@ from social_django.views import NAMESPACE as SOCIAL_NAMESPACE
 from . import settings as plugin_settings
 from .backchannel import BACKEND_NAME, BackchannelLogoutView, authentik_backend, is_authentik_session
 from .backends import _cache_key
+from .logsafe import safe
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class AuthentikLogoutMiddleware:
         try:
             url = authentik_logout_url(request, id_token_hint, state)
         except SocialAuthBaseException as error:
-            logger.warning('Logout ended the NetBox session only: %s', error)
+            logger.warning('Logout ended the NetBox session only: %s', safe(error))
             url = None
         except Exception:
             logger.exception('Logout ended the NetBox session only: building the Authentik logout URL failed')
@@ -215,7 +216,7 @@ def begin_authentik_sign_in(request):
     except Exception as error:
         if isinstance(error, SocialAuthBaseException):
             logger.warning('login_redirect: showing the local login form, the Authentik sign-in could not start: %s',
-                           error)
+                           safe(error))
         else:
             logger.exception('login_redirect: showing the local login form, the Authentik sign-in failed to start')
         _unreachable_message(request)
