@@ -35,7 +35,8 @@ class NetBoxAuthentikConfig(PluginConfig):
         from . import checks, login_button
 
         login_button.install()
-        checks.log_configuration_problems()
+        # Not here and now: ready() runs before every management command, `netbox upgrade --help` included.
+        checks.log_at_server_start()
 
 
 def _defaults():

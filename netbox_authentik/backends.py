@@ -200,17 +200,26 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
 
     def _guarded(self, step, *args, **kwargs):
         """Run a sign-in step; anything unexpected is logged and shown as a short message, never a 500."""
+        if refusal := guards.refusal_without_plugin(getattr(self.strategy, 'request', None)):
+            raise AuthentikError(self, refusal)
         try:
-            return step(*args, **kwargs)
+            result = step(*args, **kwargs)
         except AuthentikError:
             raise
         except SocialAuthBaseException as error:
             # NetBox shows the person only a generic message, so the reason (never a token) goes to the log.
-            logger.warning('Sign-in through Authentik rejected: %s', error)
+            # It may quote the callback's error_description: escaped, so it cannot forge a log line.
+            logger.warning('Sign-in through Authentik rejected: %s', logsafe.safe(error))
             raise
         except Exception as error:
             logger.exception('Sign-in through Authentik failed unexpectedly: %s', type(error).__name__)
             raise AuthentikError(self, _('Sign-in through Authentik failed. Please try again.')) from error
+        guards.warn_reusable_subject(self.id_token)
+        return result
+
+    def get_and_store_nonce(self, url, state):
+        """Store the sign-in's nonce with its time; rows no sign-in can use any more are deleted (nonces.py)."""
+        return nonces.store_nonce(self, url, state)
 
     # -- id_token validation ---------------------------------------------------------------------
 
@@ -491,6 +500,7 @@ def _http_error_message(endpoint_name, status, oauth_error=''):
 
 
 # System checks do not see a backend configured without the plugin; say it when the backend loads.
-from . import checks  # noqa: E402
+# The backend also refuses every sign-in then (guards.refusal_without_plugin, in _guarded).
+from . import checks, guards, logsafe, nonces  # noqa: E402
 
 checks.log_backend_without_plugin()

@@ -1,18 +1,25 @@
 """System checks: configuration problems, each named with its fix, never a crash.
 
 Django runs them for `netbox check`, `migrate` and `runserver`; gunicorn does not, so
-log_configuration_problems() also logs them once at start-up. Every id is listed in the README.
-The one check that reads the database runs only when Django passes it the 'default' database:
-`netbox check --database default`, and `migrate`.
+log_configuration_problems() also logs them, once per server process, at its first request.
+Every id is listed in the README. The one check that reads the database runs only when Django
+passes it the 'default' database: `netbox check --database default`, and `migrate`.
+
+Every problem is a Warning, whatever its id: Django refuses `migrate`, `runserver` and every other
+command on an Error, and nothing about sign-in through Authentik may stop NetBox or its upgrade.
+The ids keep their meaning: an E id stops sign-in through Authentik (`netbox authentik_check`
+fails on it), a W id weakens it.
 """
 
 import functools
 import ipaddress
 import logging
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
+from django.core.signals import request_started
 from django.db import Error as DatabaseError
 
 from . import pipeline
@@ -77,8 +84,32 @@ def configuration_problems(databases=None):
     return found
 
 
+def breaks_sign_in(message):
+    """True for a problem that stops sign-in through Authentik: its id is an E id (reported as a Warning)."""
+    return bool(re.fullmatch(r'netbox_authentik\.E\d+', message.id or ''))
+
+
+LOG_AT_FIRST_REQUEST = 'netbox_authentik.log_configuration_problems'
+
+
+def log_at_server_start():
+    """Log the problems at this process's first request: servers handle requests, management commands do not.
+
+    ready() runs for every `netbox` command (`migrate`, `upgrade --help`, `shell`), which must stay
+    quiet; gunicorn, uWSGI, `runserver` and ASGI servers all send request_started. Under gunicorn
+    each worker process logs once.
+    """
+    request_started.connect(_log_once, dispatch_uid=LOG_AT_FIRST_REQUEST)
+
+
+def _log_once(**kwargs):
+    # disconnect() holds the signal's lock: of two concurrent first requests only one gets True.
+    if request_started.disconnect(dispatch_uid=LOG_AT_FIRST_REQUEST):
+        log_configuration_problems()
+
+
 def log_configuration_problems():
-    """Log each Error and Warning once at start-up: system checks do not run under gunicorn."""
+    """Log each Warning once, with its hint: system checks do not run under gunicorn."""
     try:
         # No database here: apps may not be ready for queries while NetBox starts.
         found = configuration_problems(databases=None)
@@ -98,10 +129,10 @@ def log_backend_without_plugin():
 
 
 def _log(found):
-    """Log Errors and Warnings (Info stays for `netbox check`), one line each with the hint."""
+    """Log Warnings (Info stays for `netbox check`), one line each with the hint; ERROR when sign-in cannot work."""
     for message in found:
         if message.level >= checks.WARNING:
-            level = logging.ERROR if message.level >= checks.ERROR else logging.WARNING
+            level = logging.ERROR if breaks_sign_in(message) else logging.WARNING
             logger.log(level, '%s: %s HINT: %s', message.id, message.msg, message.hint)
 
 
@@ -114,6 +145,11 @@ def remote_auth_backends():
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)
+
+
+def plugin_installed():
+    """True when 'netbox_authentik' is in PLUGINS."""
+    return PLUGIN_NAME in getattr(settings, 'PLUGINS', [])
 
 
 def backend_in_use():
@@ -167,12 +203,12 @@ def endpoint_problems(endpoint, application_slug=None):
     from .backends import normalize_endpoint  # imported here: backends may import this module
 
     if _missing(endpoint):
-        return [checks.Error(
+        return [checks.Warning(
             f'{ENDPOINT} is missing or empty.',
             hint=f"Set it to the provider's OpenID Configuration Issuer, e.g. {ISSUER_EXAMPLE}",
             id='netbox_authentik.E005',
         )]
-    not_a_url = checks.Error(
+    not_a_url = checks.Warning(
         f'{ENDPOINT} is {endpoint!r}, not an http(s) URL.',
         hint=f"Set it to the provider's OpenID Configuration Issuer, e.g. {ISSUER_EXAMPLE}",
         id='netbox_authentik.E006',
@@ -203,14 +239,14 @@ def endpoint_problems(endpoint, application_slug=None):
         else:
             where = None
         if where:
-            found.append(checks.Error(
+            found.append(checks.Warning(
                 f"{ENDPOINT} points {where}, not at the application's issuer.",
                 hint=f"Use the application's issuer, {issuer_example} (Authentik: the provider's "
                      f'OpenID Configuration Issuer).',
                 id='netbox_authentik.E007',
             ))
     elif not application_slug:
-        found.append(checks.Error(
+        found.append(checks.Warning(
             f'{ENDPOINT} has no /application/o/<slug>/ path and application_slug is not set.',
             hint=f"Use the application's issuer, {ISSUER_EXAMPLE}, or set {CONFIG}['application_slug'] "
                  "to the application's slug.",
@@ -232,7 +268,7 @@ def _list_of_strings_problem(name, value, what, check_id):
     bad = [item for item in value if not isinstance(item, str)]
     if not bad:
         return []
-    return [checks.Error(
+    return [checks.Warning(
         f"{CONFIG}['{name}'] must list {what} as strings; it contains {quote_names(bad)}.",
         hint="Write each name in quotes, e.g. ['netbox-admins'].",
         id=check_id,
@@ -245,9 +281,9 @@ def _list_of_strings_problem(name, value, what, check_id):
 @_register()
 def check_backend_configured(**kwargs):
     """E001: the plugin is installed but nobody can sign in through it."""
-    if PLUGIN_NAME not in getattr(settings, 'PLUGINS', []) or backend_in_use():
+    if not plugin_installed() or backend_in_use():
         return []
-    return [checks.Error(
+    return [checks.Warning(
         f"'{BACKEND}' is not in REMOTE_AUTH_BACKEND: nobody can sign in through Authentik.",
         hint=f"Set REMOTE_AUTH_BACKEND = '{BACKEND}' in configuration.py (or add it to the list).",
         id='netbox_authentik.E001',
@@ -257,12 +293,12 @@ def check_backend_configured(**kwargs):
 @_register()
 def check_plugin_installed(**kwargs):
     """E002: the backend is used without the plugin; runs only where this module gets imported."""
-    if not backend_in_use() or PLUGIN_NAME in getattr(settings, 'PLUGINS', []):
+    if not backend_in_use() or plugin_installed():
         return []
-    return [checks.Error(
+    return [checks.Warning(
         f"REMOTE_AUTH_BACKEND names the Authentik backend but '{PLUGIN_NAME}' is not in PLUGINS.",
-        hint=f"Add '{PLUGIN_NAME}' to PLUGINS in configuration.py: without it there is no login button, "
-             'no settings validation and no association pages.',
+        hint=f"Add '{PLUGIN_NAME}' to PLUGINS in configuration.py. Until then the backend refuses every sign-in: "
+             'without the plugin it would sign people in with no group sync and no superuser revocation.',
         id='netbox_authentik.E002',
     )]
 
@@ -272,13 +308,13 @@ def check_client_credentials(**kwargs):
     """E003, E004: the provider's client id and secret."""
     found = []
     if _missing(getattr(settings, 'SOCIAL_AUTH_AUTHENTIK_KEY', None)):
-        found.append(checks.Error(
+        found.append(checks.Warning(
             'SOCIAL_AUTH_AUTHENTIK_KEY is missing or empty.',
             hint="Set it to the provider's Client ID (Authentik: Applications > Providers > your provider).",
             id='netbox_authentik.E003',
         ))
     if _missing(getattr(settings, 'SOCIAL_AUTH_AUTHENTIK_SECRET', None)):
-        found.append(checks.Error(
+        found.append(checks.Warning(
             'SOCIAL_AUTH_AUTHENTIK_SECRET is missing or empty.',
             hint="Set it to the provider's Client Secret (Authentik: Applications > Providers > your provider).",
             id='netbox_authentik.E004',
@@ -300,12 +336,12 @@ def check_plugin_settings(**kwargs):
     for name, problem in plugin_settings.problems(config):
         spec = plugin_settings.SETTINGS.get(name)
         if spec is None:
-            found.append(checks.Error(f'{CONFIG}: {problem}', hint='Rename or remove it; the README lists every '
+            found.append(checks.Warning(f'{CONFIG}: {problem}', hint='Rename or remove it; the README lists every '
                                       'setting.', id='netbox_authentik.E009'))
             continue
         # problems() reports the type before the choice: a value of the right type was a bad choice.
         check_id = 'netbox_authentik.E011' if plugin_settings._type_ok(config[name], spec) else 'netbox_authentik.E010'
-        found.append(checks.Error(
+        found.append(checks.Warning(
             f'{CONFIG}: {problem}',
             hint=f'Fix it in configuration.py; until then the plugin uses the default, {spec.default!r}.',
             id=check_id,
@@ -322,14 +358,14 @@ def check_group_settings(**kwargs):
     if isinstance(group_map, dict):
         for key, target in group_map.items():
             if not isinstance(key, str):
-                found.append(checks.Error(
+                found.append(checks.Warning(
                     f"{CONFIG}['group_map'] has the key {key!r}, which is not an Authentik group name (a string).",
                     hint='Use the Authentik group name, in quotes, as the key.',
                     id='netbox_authentik.E012',
                 ))
             elif not (isinstance(target, str)
                       or (isinstance(target, list) and all(isinstance(item, str) for item in target))):
-                found.append(checks.Error(
+                found.append(checks.Warning(
                     f"{CONFIG}['group_map'][{key!r}] is {target!r}, not a NetBox group name or a list of names.",
                     hint="Map it to a NetBox group name, e.g. 'Network engineers', or a list of names.",
                     id='netbox_authentik.E012',
@@ -351,7 +387,7 @@ def check_durations(**kwargs):
     for name in POSITIVE_SETTINGS:
         value = config.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
-            found.append(checks.Error(
+            found.append(checks.Warning(
                 f"{CONFIG}['{name}'] is {value!r}; it must be more than 0 seconds.",
                 hint=f'Set a number of seconds above 0; the default is {plugin_settings.SETTINGS[name].default}.',
                 id='netbox_authentik.E016',

@@ -25,6 +25,8 @@ class GroupPlan:
     create: frozenset[str] = field(default_factory=frozenset)
     superuser: bool | None = None
     claim_missing: bool = False
+    # NetBox group names longer than NetBox allows: never created or joined, so the sign-in goes on.
+    too_long: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def changes_groups(self):
@@ -69,7 +71,7 @@ def matches_filter(name, group_filter):
     return not patterns or any(fnmatchcase(name, pattern) for pattern in patterns)
 
 
-def plan_groups(authentik_groups, current_groups, config, default_groups=()):
+def plan_groups(authentik_groups, current_groups, config, default_groups=(), max_name_length=None):
     """Decide the NetBox side of one sign-in.
 
     authentik_groups: the cleaned claim (a sequence of names) or None when it was missing.
@@ -77,6 +79,7 @@ def plan_groups(authentik_groups, current_groups, config, default_groups=()):
     config: the plugin settings (group_sync, group_map, auto_create_groups, group_filter,
     protected_groups, superuser_groups, missing_groups_claim).
     default_groups: REMOTE_AUTH_DEFAULT_GROUPS, never removed by the sync.
+    max_name_length: NetBox's limit on group names; a longer desired name is left out (in `too_long`).
     """
     if authentik_groups is None:
         if config['missing_groups_claim'] != 'clear':
@@ -101,6 +104,11 @@ def plan_groups(authentik_groups, current_groups, config, default_groups=()):
             desired.add(name)
             create.add(name)
 
+    # Authentik allows names of any length; creating a longer one would fail the whole sign-in.
+    too_long = {name for name in desired if max_name_length is not None and len(name) > max_name_length}
+    desired -= too_long
+    create -= too_long
+
     managed = {target for source in group_map for target in mapped_netbox_groups(source, group_map)}
     if config['auto_create_groups']:
         managed.update(name for name in current_groups if matches_filter(name, config['group_filter']))
@@ -114,4 +122,5 @@ def plan_groups(authentik_groups, current_groups, config, default_groups=()):
         remove=frozenset(remove),
         create=frozenset(create - current_groups),
         superuser=superuser,
+        too_long=frozenset(too_long),
     )

@@ -9,11 +9,16 @@ import logging
 import secrets
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import requests
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.core.cache import cache
+from django.core.signing import BadSignature
+from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from social_core.actions import do_auth
 from social_core.exceptions import MissingBackend, SocialAuthBaseException
@@ -22,6 +27,8 @@ from social_django.views import NAMESPACE as SOCIAL_NAMESPACE
 
 from . import settings as plugin_settings
 from .backchannel import BACKEND_NAME, BackchannelLogoutView, authentik_backend
+from .logsafe import safe
+from .metadata import cache_key
 from .sessions import is_authentik_session
 
 logger = logging.getLogger(__name__)
@@ -62,7 +69,13 @@ def latest_id_token(user):
     return id_token if isinstance(id_token, str) and id_token else None
 
 
-def authentik_logout_url(request, id_token_hint):
+# The `state` sent to end-session, kept in a signed cookie: LogoutView has flushed the session by then.
+LOGOUT_STATE_COOKIE = 'netbox_authentik_logout_state'
+LOGOUT_STATE_SALT = 'netbox_authentik.logout.state'
+LOGOUT_STATE_MAX_AGE = 900
+
+
+def authentik_logout_url(request, id_token_hint, state):
     """Return the URL that ends the Authentik session, or None when Authentik offers no end-session endpoint."""
     backend = authentik_backend(request)
     endpoint = backend.oidc_config().get('end_session_endpoint')
@@ -70,8 +83,7 @@ def authentik_logout_url(request, id_token_hint):
         logger.warning("Authentik's discovery document has no end_session_endpoint; the Authentik session stays")
         return None
     client_id, _secret = backend.get_key_and_secret()
-    return end_session_url(endpoint, client_id, post_logout_redirect_uri(request), secrets.token_urlsafe(24),
-                           id_token_hint)
+    return end_session_url(endpoint, client_id, post_logout_redirect_uri(request), state, id_token_hint)
 
 
 class AuthentikLogoutMiddleware:
@@ -95,10 +107,11 @@ class AuthentikLogoutMiddleware:
         response = self.get_response(request)
         if not signed_in_through_authentik or not response.has_header('Location') or request.user.is_authenticated:
             return response
+        state = secrets.token_urlsafe(24)
         try:
-            url = authentik_logout_url(request, id_token_hint)
+            url = authentik_logout_url(request, id_token_hint, state)
         except SocialAuthBaseException as error:
-            logger.warning('Logout ended the NetBox session only: %s', error)
+            logger.warning('Logout ended the NetBox session only: %s', safe(error))
             url = None
         except Exception:
             logger.exception('Logout ended the NetBox session only: building the Authentik logout URL failed')
@@ -108,7 +121,34 @@ class AuthentikLogoutMiddleware:
                                         'session. Sign out of Authentik too if this is a shared computer.'))
             return response
         response['Location'] = url
+        response.set_signed_cookie(LOGOUT_STATE_COOKIE, state, salt=LOGOUT_STATE_SALT, max_age=LOGOUT_STATE_MAX_AGE,
+                                   path=settings.SESSION_COOKIE_PATH, secure=request.is_secure(), httponly=True,
+                                   samesite='Lax')
         return response
+
+
+def logout_return(request):
+    """Authentik's end-session sent the browser back with the state NetBox sent: drop it from the URL.
+
+    Returns the redirect to the same page without `state`, or None when the state is not the one
+    this browser's logout sent (an old bookmark, a forged link): the page is then served as asked.
+    """
+    if request.method != 'GET' or 'state' not in request.GET:
+        return None
+    if request.path != urlsplit(post_logout_redirect_uri(request)).path:
+        return None
+    try:
+        sent = request.get_signed_cookie(LOGOUT_STATE_COOKIE, salt=LOGOUT_STATE_SALT, max_age=LOGOUT_STATE_MAX_AGE)
+    except (KeyError, BadSignature):
+        return None
+    if not constant_time_compare(request.GET['state'], sent):
+        return None
+    query = request.GET.copy()
+    del query['state']
+    response = HttpResponseRedirect(f'{request.path}?{query.urlencode()}' if query else request.path)
+    response.delete_cookie(LOGOUT_STATE_COOKIE, path=settings.SESSION_COOKIE_PATH, samesite='Lax')
+    add_never_cache_headers(response)
+    return response
 
 
 # -- login_redirect ----------------------------------------------------------------------------------------
@@ -127,6 +167,38 @@ def wants_authentik_sign_in(request):
     )
 
 
+# login_redirect asks Authentik first: a redirect into a dead host traps people on the browser's error page.
+PROBE_TIMEOUT = 2
+PROBE_REMEMBER_REACHABLE = 60
+PROBE_REMEMBER_UNREACHABLE = 10
+
+
+def authentik_reachable(backend):
+    """True when Authentik answers its discovery URL within PROBE_TIMEOUT; remembered in Django's cache."""
+    url = backend.discovery_url()
+    key = cache_key('reachable', url)
+    remembered = cache.get(key)
+    if remembered is not None:
+        return remembered
+    try:
+        # Any answer but a 5xx: the browser would get Authentik's page. A 5xx is a broken or absent Authentik.
+        reachable = requests.get(url, timeout=PROBE_TIMEOUT, headers={'Accept': 'application/json'}).status_code < 500
+        cause = 'answered with a server error'
+    except requests.RequestException as error:
+        reachable, cause = False, type(error).__name__
+    if not reachable:
+        logger.warning('login_redirect: Authentik at %s is not reachable (%s); /login/ shows the local login form '
+                       'for %s s', url, cause, PROBE_REMEMBER_UNREACHABLE)
+    cache.set(key, reachable, PROBE_REMEMBER_REACHABLE if reachable else PROBE_REMEMBER_UNREACHABLE)
+    return reachable
+
+
+def _unreachable_message(request):
+    local_form = f"{reverse('login')}?local=1"
+    messages.error(request, _('NetBox could not reach Authentik. Try again later, or sign in with a local NetBox '
+                              'account; the local login form is always at {url}.').format(url=local_form))
+
+
 def begin_authentik_sign_in(request):
     """Start the Authentik sign-in server-side, keeping `next`; None when it cannot start."""
     # Social-auth's begin view is POST-only (CSRF). Starting here is equally safe: it runs only for an
@@ -134,6 +206,10 @@ def begin_authentik_sign_in(request):
     # guards the callback, and social-core sanitises `next` against open redirects.
     try:
         backend = authentik_backend(request, redirect_uri=reverse(f'{SOCIAL_NAMESPACE}:complete', args=[BACKEND_NAME]))
+        if not authentik_reachable(backend):
+            # Before do_auth: a visit that does not reach Authentik stores no nonce.
+            _unreachable_message(request)
+            return None
         response = do_auth(backend, redirect_name=REDIRECT_FIELD_NAME, user=request.user)
     except MissingBackend:
         logger.error("login_redirect is on, but the authentik backend is not in REMOTE_AUTH_BACKEND")
@@ -141,23 +217,24 @@ def begin_authentik_sign_in(request):
     except Exception as error:
         if isinstance(error, SocialAuthBaseException):
             logger.warning('login_redirect: showing the local login form, the Authentik sign-in could not start: %s',
-                           error)
+                           safe(error))
         else:
             logger.exception('login_redirect: showing the local login form, the Authentik sign-in failed to start')
-        messages.error(request, _('NetBox could not reach Authentik. Try again later, or sign in with a local '
-                                  'NetBox account.'))
+        _unreachable_message(request)
         return None
     add_never_cache_headers(response)
     return response
 
 
 class LoginRedirectMiddleware:
-    """With login_redirect on, GET /login/ sends an anonymous visitor straight to Authentik."""
+    """GET /login/: the clean URL after Authentik's logout, and with login_redirect on, straight to Authentik."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if (response := logout_return(request)) is not None:
+            return response
         if request.method == 'GET' and request.path_info == reverse('login') and wants_authentik_sign_in(request):
             if (response := begin_authentik_sign_in(request)) is not None:
                 return response

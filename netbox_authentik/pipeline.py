@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from . import settings as plugin_settings
 from .groups import clean_groups_claim, plan_groups
+from .logsafe import safe, safe_names
 
 logger = logging.getLogger(__name__)
 
@@ -63,23 +64,27 @@ def sync_groups(backend, user=None, response=None, social=None, *args, **kwargs)
 
     claim = clean_groups_claim(backend.authentik_groups(response or {}))
     if claim.skipped:
-        logger.warning('Skipped %d unusable item(s) in the groups claim of %s', len(claim.skipped), user)
+        logger.warning('Skipped %d unusable item(s) in the groups claim of %s', len(claim.skipped), safe(user))
     config = {name: plugin_settings.get(name) for name in (
         'group_sync', 'group_map', 'auto_create_groups', 'group_filter', 'protected_groups',
         'superuser_groups', 'missing_groups_claim')}
     current = set(user.groups.values_list('name', flat=True))
-    plan = plan_groups(claim.names, current, config, default_groups=settings.REMOTE_AUTH_DEFAULT_GROUPS)
+    plan = plan_groups(claim.names, current, config, default_groups=settings.REMOTE_AUTH_DEFAULT_GROUPS,
+                       max_name_length=Group._meta.get_field('name').max_length)
 
     if plan.claim_missing:
         logger.warning('Authentik sent no groups claim for %s; groups and superuser status left as they are '
-                       "(missing_groups_claim='keep'). Is the profile scope requested and mapped?", user)
+                       "(missing_groups_claim='keep'). Is the profile scope requested and mapped?", safe(user))
+    if plan.too_long:
+        logger.warning('Skipped %d group name(s) longer than NetBox allows for %s: %s', len(plan.too_long),
+                       safe(user), safe_names(sorted(plan.too_long)))
     if plan.changes_groups:
         _apply_group_changes(user, plan, Group)
     if plan.superuser is not None and plan.superuser != user.is_superuser:
         user.is_superuser = plan.superuser
         user.save(update_fields=['is_superuser'])
         logger.info('%s superuser status for %s from Authentik groups',
-                    'Granted' if plan.superuser else 'Revoked', user)
+                    'Granted' if plan.superuser else 'Revoked', safe(user))
     if social is not None and claim.names is not None:
         # Recorded for the association pages; saved by load_extra_data, which runs next.
         social.extra_data = {
@@ -97,20 +102,12 @@ def _apply_group_changes(user, plan, group_model):
     to_add = list(group_model.objects.filter(name__in=plan.add)) if plan.add else []
     missing = plan.add - {group.name for group in to_add}
     if missing:
-        logger.warning('group_map names NetBox group(s) that do not exist: %s', ', '.join(sorted(missing)))
+        logger.warning('group_map names NetBox group(s) that do not exist: %s', safe_names(sorted(missing)))
     if to_add:
         user.groups.add(*to_add)
     if plan.remove:
         user.groups.remove(*group_model.objects.filter(name__in=plan.remove))
     added = sorted(group.name for group in to_add)
     if added or plan.remove:
-        logger.info('Synced Authentik groups for %s: added %d (%s); removed %d (%s)', user,
-                    len(added), _names(added), len(plan.remove), _names(sorted(plan.remove)))
-
-
-def _names(names, shown=10):
-    """A log-friendly list: the first few names, then how many more."""
-    if not names:
-        return 'none'
-    more = f', … {len(names) - shown} more' if len(names) > shown else ''
-    return ', '.join(names[:shown]) + more
+        logger.info('Synced Authentik groups for %s: added %d (%s); removed %d (%s)', safe(user),
+                    len(added), safe_names(added), len(plan.remove), safe_names(sorted(plan.remove)))

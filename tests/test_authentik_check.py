@@ -261,6 +261,39 @@ def test_hs256_only_is_a_warning_not_a_failure():
         assert output.splitlines()[-1] == 'All checks passed, 1 warning(s).'
 
 
+@pytest.mark.parametrize(('alg', 'secret', 'line'), [
+    ('HS256', 'x' * 31, '! client_secret: The client secret signs HS256 id_tokens but is only 31 bytes long; at least '
+                        '32 are needed (RFC 7518). — Select a Signing Key on the provider in Authentik (RS256), or '
+                        'generate a longer client secret (Authentik creates 128 characters) and update '
+                        'SOCIAL_AUTH_AUTHENTIK_SECRET.'),
+    ('HS512', 'x' * 63, '! client_secret: The client secret signs HS512 id_tokens but is only 63 bytes long; at least '
+                        '64 are needed (RFC 7518). — Select a Signing Key on the provider in Authentik (RS256), or '
+                        'generate a longer client secret (Authentik creates 128 characters) and update '
+                        'SOCIAL_AUTH_AUTHENTIK_SECRET.'),
+    ('HS256', 'x' * 32, '✓ client_secret: The client secret signs HS256 id_tokens and is long enough (32 bytes).'),
+])
+def test_hmac_signing_with_a_short_client_secret_warns(alg, secret, line):
+    with serving(AuthentikServer(alg=alg)) as server, configured(server.issuer), \
+            override_settings(SOCIAL_AUTH_AUTHENTIK_SECRET=secret):
+        code, output = run_check()
+    assert code == 0
+    assert lines(output, 'client_secret') == [line]
+
+
+def test_short_secret_is_what_pyjwt_warns_about():
+    import jwt
+
+    with pytest.warns(jwt.warnings.InsecureKeyLengthWarning):
+        jwt.encode({'sub': 'x'}, 'x' * 31, algorithm='HS256')
+
+
+def test_client_secret_length_is_not_checked_with_a_signing_key(authentik):
+    with override_settings(SOCIAL_AUTH_AUTHENTIK_SECRET='short'):
+        code, output = run_check()
+    assert code == 0
+    assert lines(output, 'client_secret') == []
+
+
 def test_wrong_issuer_fails(authentik):
     authentik.discovery['issuer'] = 'https://authentik.example.com/application/o/other/'
     authentik.publish()

@@ -399,14 +399,44 @@ def test_start_up_logs_errors_and_warnings_but_not_info(caplog):
     ]
 
 
-def test_start_up_does_not_query_the_database(monkeypatch):
-    def no_queries(names):
-        raise AssertionError('queried the database at start-up')
-
-    monkeypatch.setattr(checks, 'missing_netbox_groups', no_queries)
-    with plugin_config(group_map={'authentik Admins': 'Admins'}):
+def test_start_up_does_not_query_the_database(monkeypatch, caplog):
+    # Recorded, not raised: a check's exception would only become W006.
+    queried = []
+    monkeypatch.setattr(checks, 'missing_netbox_groups', queried.append)
+    with plugin_config(group_map={'authentik Admins': 'Admins'}), caplog.at_level('INFO', logger='netbox_authentik'):
         checks.log_configuration_problems()
-        assert found() == []
+    assert queried == []
+    assert caplog.records == []
+
+
+@pytest.mark.django_db  # request_started also closes old database connections
+def test_problems_are_logged_once_at_the_first_request_not_at_start_up(caplog):
+    from django.core.signals import request_started
+
+    with plugin_config(grup_map={}), caplog.at_level('INFO', logger='netbox_authentik'):
+        checks.log_at_server_start()
+        assert caplog.records == []  # ready() ran: a management command logs nothing
+        request_started.send(sender=None)
+        request_started.send(sender=None)
+    assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
+        ('ERROR', f"netbox_authentik.E009: {CONFIG}: Unknown setting 'grup_map'. Did you mean 'group_map'? HINT: "
+                  'Rename or remove it; the README lists every setting.'),
+    ]
+
+
+def test_every_problem_is_a_warning_so_that_netbox_commands_run():
+    from tests import broken_configuration
+
+    with override_settings(SOCIAL_AUTH_AUTHENTIK_SECRET='', PLUGINS_CONFIG=broken_configuration.PLUGINS_CONFIG,
+                           SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT=broken_configuration.SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT):
+        messages = django_checks.run_checks(tags=['netbox_authentik'])
+    assert [message.id for message in messages] == [
+        'netbox_authentik.E004', 'netbox_authentik.E006', 'netbox_authentik.E009', 'netbox_authentik.E010',
+        'netbox_authentik.E012',
+    ]
+    assert all(type(message) is django_checks.Warning for message in messages)
+    assert not any(message.is_serious() for message in messages)
+    assert all(checks.breaks_sign_in(message) for message in messages)
 
 
 def test_backend_without_plugin_is_logged_where_the_backend_is_imported(caplog):
@@ -417,6 +447,7 @@ def test_backend_without_plugin_is_logged_where_the_backend_is_imported(caplog):
             checks.log_backend_without_plugin()
     assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
         ('ERROR', "netbox_authentik.E002: REMOTE_AUTH_BACKEND names the Authentik backend but 'netbox_authentik' is "
-                  "not in PLUGINS. HINT: Add 'netbox_authentik' to PLUGINS in configuration.py: without it there is "
-                  'no login button, no settings validation and no association pages.'),
+                  "not in PLUGINS. HINT: Add 'netbox_authentik' to PLUGINS in configuration.py. Until then the backend "
+                  'refuses every sign-in: without the plugin it would sign people in with no group sync and no '
+                  'superuser revocation.'),
     ]

@@ -153,6 +153,18 @@ def test_auto_create_groups_with_filter(sign_in):
     assert not Group.objects.filter(name='authentik Admins').exists()
 
 
+def test_group_name_longer_than_netbox_allows_is_skipped_and_sign_in_goes_on(sign_in, caplog):
+    long_name = 'netbox-' + 'x' * 150
+    with plugin_config(auto_create_groups=True), caplog.at_level(logging.WARNING, logger='netbox_authentik'):
+        response = sign_in('alice', ['netbox-ops', long_name])
+    assert response['Location'] == '/'
+    assert groups_of('alice') == {'netbox-ops'}
+    assert not Group.objects.filter(name__startswith='netbox-x').exists()
+    assert [record.getMessage() for record in caplog.records if 'longer than' in record.getMessage()] == [
+        f'Skipped 1 group name(s) longer than NetBox allows for alice: {long_name}',
+    ]
+
+
 @override_settings(REMOTE_AUTH_DEFAULT_GROUPS=['Users'])
 def test_remote_auth_default_groups_still_applied_and_kept(sign_in, netbox_groups):
     with plugin_config(group_map=MAP):
@@ -172,6 +184,8 @@ def test_last_seen_groups_and_time_recorded_on_the_link(sign_in):
 def test_failed_validation_changes_no_groups(client, netbox_groups):
     user = User.objects.create(username='alice')
     user.groups.add(netbox_groups['Admins'])
+    # Linked to her Authentik identity: a token that got through would sync her groups (to none here).
+    UserSocialAuth.objects.create(user=user, provider='authentik', uid=authentik_claims('alice')['sub'])
     with plugin_config(group_map=MAP), responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         fake = FakeAuthentik(mock)
         fake.register_metadata()

@@ -116,3 +116,18 @@ def test_wrong_setting_values_fall_back_to_defaults_at_run_time(settings):
     assert plugin_settings.get('metadata_cache_seconds') == 3600
     assert plugin_settings.get('group_sync') == 'mirror'
     assert plugin_settings.get('auto_create_groups') is False
+
+
+def test_names_longer_than_netbox_allows_are_left_out_and_reported():
+    long_name = 'x' * 151
+    plan = plan_groups(['netbox-users', long_name, 'legacy'], {'Local'},
+                       config(auto_create_groups=True, group_map={'legacy': 'y' * 151}), max_name_length=150)
+    assert plan.add == {'netbox-users'}
+    assert plan.create == {'netbox-users'}
+    assert plan.too_long == {long_name, 'y' * 151}
+
+
+def test_a_name_of_exactly_the_limit_is_kept():
+    plan = plan_groups(['x' * 150], set(), config(auto_create_groups=True), max_name_length=150)
+    assert plan.create == {'x' * 150}
+    assert plan.too_long == frozenset()

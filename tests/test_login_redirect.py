@@ -1,5 +1,7 @@
 """login_redirect: /login/ goes straight to Authentik, with /login/?local=1 as the way back to the local form."""
 
+import io
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -7,10 +9,15 @@ import requests
 import responses
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.test import override_settings
+from django.core.management import call_command
+from django.test import Client, override_settings
+from social_django.models import Association
 from users.constants import TOKEN_PREFIX
 from users.models import Token
 
+from netbox_authentik import nonces
+from netbox_authentik.logout import PROBE_REMEMBER_REACHABLE, PROBE_REMEMBER_UNREACHABLE, PROBE_TIMEOUT
+from netbox_authentik.metadata import cache_key
 from tests.fake_authentik import (
     AUTHORIZE_URL,
     CLIENT_ID,
@@ -142,3 +149,126 @@ def test_api_token_requests_are_unaffected(client, authentik, login_redirect):
     anonymous = client.get('/api/dcim/sites/', HTTP_ACCEPT='application/json')
     assert anonymous.status_code == 403
     assert requests_to(authentik.mock, DISCOVERY_URL) == []
+
+
+# -- Authentik down: never a redirect into a dead host -------------------------------------------------------
+
+UNREACHABLE = ('NetBox could not reach Authentik. Try again later, or sign in with a local NetBox account; the local '
+               'login form is always at /login/?local=1.')
+
+
+def forget_probe():
+    """As when the remembered probe result has expired."""
+    cache.delete(cache_key('reachable', DISCOVERY_URL))
+
+
+def test_authentik_down_with_warm_cache_shows_local_form_not_a_redirect(client, authentik, login_redirect):
+    authorize_query(client.get('/login/'))  # discovery is now cached: no request needed to build the redirect
+    forget_probe()
+    authentik.mock.replace(responses.GET, DISCOVERY_URL, body=requests.ConnectionError('connection refused'))
+
+    page = client.get('/login/')
+
+    assert page.status_code == 200
+    assert LOCAL_FORM in page.content.decode()
+    assert toast_messages(page) == [UNREACHABLE]
+
+
+def test_authentik_answering_5xx_counts_as_down(client, authentik, login_redirect):
+    authentik.mock.replace(responses.GET, DISCOVERY_URL, status=502, body='Bad Gateway')
+
+    page = client.get('/login/')
+
+    assert page.status_code == 200
+    assert toast_messages(page) == [UNREACHABLE]
+
+
+def test_reachability_probe_is_short_and_remembered(client, authentik, login_redirect):
+    authentik.mock.replace(responses.GET, DISCOVERY_URL, body=requests.ConnectTimeout('timed out'))
+    assert client.get('/login/').status_code == 200
+    probes = requests_to(authentik.mock, DISCOVERY_URL)
+    assert len(probes) == 1
+    assert probes[0].req_kwargs['timeout'] == PROBE_TIMEOUT == 2
+
+    # Authentik is back, but the negative result is remembered for a few seconds.
+    authentik.mock.replace(responses.GET, DISCOVERY_URL, json=authentik.discovery)
+    assert client.get('/login/').status_code == 200
+    assert len(requests_to(authentik.mock, DISCOVERY_URL)) == 1
+
+    forget_probe()
+    authorize_query(client.get('/login/'))
+    after_recovery = len(requests_to(authentik.mock, DISCOVERY_URL))
+    # A positive result is remembered too: the next visits make no request to Authentik.
+    authorize_query(client.get('/login/'))
+    authorize_query(client.get('/login/'))
+    assert len(requests_to(authentik.mock, DISCOVERY_URL)) == after_recovery
+    assert cache.ttl(cache_key('reachable', DISCOVERY_URL)) <= PROBE_REMEMBER_REACHABLE
+
+
+def test_probe_results_are_remembered_for_a_few_seconds_only(client, authentik, login_redirect):
+    authorize_query(client.get('/login/'))
+    assert 0 < cache.ttl(cache_key('reachable', DISCOVERY_URL)) <= PROBE_REMEMBER_REACHABLE
+    forget_probe()
+    authentik.mock.replace(responses.GET, DISCOVERY_URL, body=requests.ConnectionError('connection refused'))
+    client.get('/login/')
+    assert 0 < cache.ttl(cache_key('reachable', DISCOVERY_URL)) <= PROBE_REMEMBER_UNREACHABLE < 60
+
+
+# -- nonce rows: bounded, whatever the number of anonymous visits ------------------------------------------
+
+
+def nonce_rows():
+    return Association.objects.filter(server_url=AUTHORIZE_URL).count()
+
+
+def test_visits_of_one_browser_keep_a_bounded_number_of_nonce_rows(client, authentik, login_redirect):
+    for _visit in range(50):
+        authorize_query(client.get('/login/'))
+    assert nonce_rows() == nonces.PENDING_PER_BROWSER
+
+
+def test_newest_pending_sign_in_of_the_browser_still_completes(client, authentik, login_redirect):
+    for _visit in range(10):
+        query = authorize_query(client.get('/login/'))
+    authentik.register_token(authentik.sign(authentik_claims('alice', nonce=query['nonce'])))
+    assert complete_sign_in(client, query['state'])['Location'] == '/'
+    assert nonce_rows() == nonces.PENDING_PER_BROWSER - 1  # the used one is gone
+
+
+def test_nonce_rows_of_visitors_without_cookies_expire(authentik, login_redirect, monkeypatch):
+    for _visitor in range(50):
+        authorize_query(Client().get('/login/'))
+    assert nonce_rows() == 50
+    later = nonces.now() + nonces.NONCE_LIFETIME + 1
+    monkeypatch.setattr(nonces, 'now', lambda: later)
+
+    authorize_query(Client().get('/login/'))
+
+    assert nonce_rows() == 1
+
+
+def test_visit_while_authentik_is_down_stores_no_nonce(client, authentik, login_redirect):
+    authentik.mock.replace(responses.GET, DISCOVERY_URL, body=requests.ConnectionError('connection refused'))
+    for _visit in range(5):
+        client.get('/login/')
+    assert nonce_rows() == 0
+
+
+def test_authentik_cleanup_deletes_expired_and_untimed_nonce_rows(authentik, login_redirect):
+    authorize_query(Client().get('/login/'))
+    # Written by social-core before this plugin kept their time.
+    Association.objects.create(server_url=AUTHORIZE_URL, handle='old-nonce', secret='', issued=0, lifetime=0,
+                               assoc_type='old-state')
+    Association.objects.create(server_url=AUTHORIZE_URL, handle='expired-nonce', secret='',
+                               issued=int(time.time()) - nonces.NONCE_LIFETIME - 5, lifetime=nonces.NONCE_LIFETIME,
+                               assoc_type='state')
+    dry_run = io.StringIO()
+    call_command('authentik_cleanup', '--dry-run', stdout=dry_run)
+    assert dry_run.getvalue() == '2 expired sign-in nonce(s) would be deleted.\n'
+    assert nonce_rows() == 3
+
+    output = io.StringIO()
+    call_command('authentik_cleanup', stdout=output)
+
+    assert output.getvalue() == 'Deleted 2 expired sign-in nonce(s).\n'
+    assert nonce_rows() == 1

@@ -258,3 +258,46 @@ def test_default_post_logout_redirect_uri_honours_base_path_and_https_proxy():
 def test_default_post_logout_redirect_uri_over_plain_http():
     request = RequestFactory().get('/netbox/logout/', HTTP_HOST='netbox.example.com:8080')
     assert post_logout_redirect_uri(request) == 'http://netbox.example.com:8080/netbox/login/'
+
+
+# -- the return from Authentik's end-session: its `state` is checked, then dropped from the URL ------------------
+
+
+def test_return_from_end_session_with_our_state_lands_on_the_clean_login_page(client, authentik):
+    sign_in(client, authentik)
+    state = end_session_query(client.get('/logout/'))['state']
+
+    returned = client.get('/login/', {'state': state})
+
+    assert returned.status_code == 302
+    assert returned['Location'] == '/login/'
+    assert 'no-store' in returned['Cache-Control']
+    page = client.get(returned['Location'])
+    assert page.status_code == 200
+    assert LOGGED_OUT in toast_messages(page)
+    # Used once: the same URL again is just the login page, served as asked.
+    assert client.get('/login/', {'state': state}).status_code == 200
+
+
+def test_return_keeps_the_other_parameters(client, authentik):
+    sign_in(client, authentik)
+    state = end_session_query(client.get('/logout/'))['state']
+
+    returned = client.get('/login/', {'state': state, 'next': '/dcim/sites/'})
+
+    assert returned['Location'] == '/login/?next=%2Fdcim%2Fsites%2F'
+
+
+def test_state_that_this_browser_did_not_send_is_not_acted_on(client, authentik):
+    sign_in(client, authentik)
+    end_session_query(client.get('/logout/'))
+
+    page = client.get('/login/', {'state': 'forged-state'})
+
+    assert page.status_code == 200
+    assert LOGGED_OUT in toast_messages(page)
+
+
+def test_state_without_a_logout_is_not_acted_on(client, authentik):
+    page = client.get('/login/', {'state': 'some-state'})
+    assert page.status_code == 200

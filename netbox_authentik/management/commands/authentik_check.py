@@ -114,9 +114,15 @@ def configuration_findings():
     problems = checks.configuration_problems(databases=None)
     if not problems:
         return [ok('configuration', "configuration.py passes the plugin's system checks.")]
-    status = {django_checks.INFO: 'info', django_checks.WARNING: 'warning'}
-    return [Finding(problem.id, status.get(problem.level, 'error'), problem.msg, problem.hint or '')
+    return [Finding(problem.id, configuration_status(problem), problem.msg, problem.hint or '')
             for problem in problems]
+
+
+def configuration_status(problem):
+    """'error' for what stops sign-in (an E id, reported to Django as a Warning so NetBox still starts)."""
+    if checks.breaks_sign_in(problem) or problem.level >= django_checks.ERROR:
+        return 'error'
+    return 'warning' if problem.level >= django_checks.WARNING else 'info'
 
 
 def netbox_origin(base_url, http):
@@ -190,6 +196,7 @@ def authentik_findings():
                                f'Could not check: {type(failure).__name__} on the discovery document.',
                                'Compare the discovery document with what Authentik serves; report it if it looks '
                                'right.'))
+    found += hmac_secret_findings(discovery)
     return found
 
 
@@ -329,6 +336,30 @@ def signing_finding(endpoint, discovery, response, timeout):
                        'certificate) so that id_tokens are signed with RS256.')
     return error('signing', f'Authentik advertises no id_token signing algorithm NetBox accepts: {algorithms}.',
                  'In Authentik, select an RSA or EC Signing Key on the provider.')
+
+
+# RFC 7518 3.2: an HMAC key at least as long as the hash; PyJWT warns (InsecureKeyLengthWarning) below it.
+HMAC_MIN_SECRET_BYTES = {'HS256': 32, 'HS384': 48, 'HS512': 64}
+
+
+def hmac_secret_findings(discovery):
+    """With HS* signing the client secret is the signing key: it must be as long as RFC 7518 asks."""
+    algorithms = [alg for alg in _strings(discovery.get('id_token_signing_alg_values_supported'))
+                  if alg in HMAC_MIN_SECRET_BYTES]
+    if not algorithms:
+        return []
+    secret = getattr(settings, 'SOCIAL_AUTH_AUTHENTIK_SECRET', None)
+    if not isinstance(secret, str) or not secret:
+        return []  # E004 says so already
+    needed = max(HMAC_MIN_SECRET_BYTES[alg] for alg in algorithms)
+    length = len(secret.encode())
+    if length >= needed:
+        return [ok('client_secret', f"The client secret signs {', '.join(algorithms)} id_tokens and is long enough "
+                                    f'({length} bytes).')]
+    return [warning('client_secret', f"The client secret signs {', '.join(algorithms)} id_tokens but is only "
+                                     f'{length} bytes long; at least {needed} are needed (RFC 7518).',
+                    'Select a Signing Key on the provider in Authentik (RS256), or generate a longer client secret '
+                    '(Authentik creates 128 characters) and update SOCIAL_AUTH_AUTHENTIK_SECRET.')]
 
 
 def encryption_finding(endpoint, discovery, response, timeout):

@@ -1,0 +1,63 @@
+"""Checks made at sign-in, where system checks cannot see: the plugin missing, a reusable subject mode."""
+
+import logging
+
+from django.contrib import messages
+from django.utils.translation import gettext as _
+
+from .checks import PLUGIN_NAME, plugin_installed
+
+logger = logging.getLogger(__name__)
+
+# Subject modes whose `sub` is the username, email or UPN: another person can get it after a rename or deletion.
+REUSABLE_SUBJECT_CLAIMS = ('preferred_username', 'nickname', 'email', 'upn')
+_reusable_subject_logged = False
+
+
+def refusal_without_plugin(request):
+    """Return why a sign-in is refused when the plugin is missing (logged, and shown on `request`), else None.
+
+    Fail closed: with the backend but without 'netbox_authentik' in PLUGINS there is no group sync and
+    no superuser revocation (a revoked admin would stay a superuser), and no system check runs.
+    """
+    if plugin_installed():
+        return None
+    logger.error("Sign-in through Authentik refused: REMOTE_AUTH_BACKEND names the Authentik backend but '%s' is "
+                 'not in PLUGINS, so groups and superuser status would not be synced. Add it to PLUGINS in '
+                 'configuration.py.', PLUGIN_NAME)
+    text = _("Sign-in through Authentik is switched off until the NetBox administrator adds 'netbox_authentik' "
+             'to PLUGINS in configuration.py.')
+    if request is not None:
+        # The plugin's error middleware is missing too, and NetBox's own shows only a generic text.
+        messages.error(request, text, fail_silently=True)
+    return text
+
+
+def reusable_subject_claim(claims):
+    """Return the claim that `sub` repeats when it is a reusable name (username, email, UPN), else None."""
+    subject = (claims or {}).get('sub')
+    if not isinstance(subject, str) or not subject:
+        return None
+    for name in REUSABLE_SUBJECT_CLAIMS:
+        value = claims.get(name)
+        if isinstance(value, str) and value.casefold() == subject.casefold():
+            return name
+    return None
+
+
+def warn_reusable_subject(claims):
+    """Log a WARNING once per process when a sign-in shows a reusable subject mode; never raises."""
+    global _reusable_subject_logged
+    if _reusable_subject_logged:
+        return
+    try:
+        claim = reusable_subject_claim(claims)
+    except Exception:  # a warning must never fail a sign-in
+        return
+    if claim is None:
+        return
+    _reusable_subject_logged = True
+    logger.warning("Authentik's sub is the %s claim: the provider's Subject mode is based on the username, email "
+                   'or UPN, which another person can get after a rename or deletion and then sign in as the same '
+                   "NetBox user. Set the provider's Subject mode to 'Based on the User's hashed ID' (the default), "
+                   "ID or UUID; every sub changes then, see the README.", claim)

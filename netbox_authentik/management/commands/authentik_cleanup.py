@@ -1,0 +1,25 @@
+"""`netbox authentik_cleanup`: delete the sign-in nonces that no sign-in can use any more."""
+
+from django.core.management.base import BaseCommand
+
+from netbox_authentik import nonces
+
+
+class Command(BaseCommand):
+    help = (
+        'Delete expired OpenID Connect sign-in nonces (social_django Association rows): those of sign-ins started '
+        f'more than {nonces.NONCE_LIFETIME} s ago that never came back, and those written before netbox-authentik '
+        'kept their time. Every new sign-in already deletes them; run this from cron after a quiet period, or '
+        'once after upgrading. Expired sessions are cleared by NetBox\'s own housekeeping job.'
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument('--dry-run', action='store_true', help='Only count what would be deleted.')
+
+    def handle(self, *args, dry_run=False, **options):
+        rows = nonces.expired()
+        if dry_run:
+            self.stdout.write(f'{rows.count()} expired sign-in nonce(s) would be deleted.')
+            return
+        deleted, _by_model = rows.delete()
+        self.stdout.write(f'Deleted {deleted} expired sign-in nonce(s).')

@@ -1,0 +1,52 @@
+"""Sign-in nonces (social_django's Association rows): bounded, never a permanent row per visit.
+
+social-core's OpenIdConnectAuth stores one row per sign-in start (auth_params -> get_and_store_nonce)
+and deletes it only when an id_token comes back with that nonce. A start that never returns (a
+visitor who leaves Authentik's page, a crawler on /login/ with login_redirect on) used to leave its
+row for ever, with issued = 0. Here each row carries its time. Every new start deletes the rows past
+NONCE_LIFETIME, and keeps only the newest few of the same browser session (social-core reuses the
+session's state for every start, so those rows share it). `netbox authentik_cleanup` removes the rest.
+"""
+
+import time
+
+from django.db.models import F
+from social_core.backends.open_id_connect import OpenIdConnectAssociation
+
+# Long enough for a person at Authentik's login page (password reset, MFA enrolment included).
+NONCE_LIFETIME = 3600
+# Sign-ins one browser session may have pending at once (tabs); older ones of it are deleted.
+PENDING_PER_BROWSER = 5
+
+
+def now():
+    """Seconds since the epoch, as social-core's Association rows count time."""
+    return int(time.time())
+
+
+def association_model():
+    """social_django's Association model, where social-core keeps OpenID Connect nonces."""
+    from social_django.models import Association
+
+    return Association
+
+
+def expired(at=None, server_url=None):
+    """The nonce rows past their lifetime at `at` (default: now); rows written without a time (issued = 0) too."""
+    at = now() if at is None else at
+    rows = association_model().objects.filter(issued__lt=at - F('lifetime'))
+    return rows if server_url is None else rows.filter(server_url=server_url)
+
+
+def store_nonce(backend, url, state):
+    """Store a new nonce with its time, after deleting the rows no sign-in can use any more; return it."""
+    issued = now()
+    expired(issued, server_url=url).delete()
+    nonce = backend.strategy.random_string(64)
+    backend.strategy.storage.association.store(
+        url, OpenIdConnectAssociation(nonce, issued=issued, lifetime=NONCE_LIFETIME, assoc_type=state or ''))
+    if state:
+        same_browser = association_model().objects.filter(server_url=url, assoc_type=state)
+        newest = list(same_browser.order_by('-id').values_list('id', flat=True)[:PENDING_PER_BROWSER])
+        same_browser.exclude(id__in=newest).delete()
+    return nonce
