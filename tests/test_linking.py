@@ -9,7 +9,7 @@ import pytest
 from social_django.models import UserSocialAuth
 from users.models import User
 
-from tests.fake_authentik import authentik_claims, sign_in
+from tests.fake_authentik import authentik_claims, begin_sign_in, complete_sign_in, login_page_messages, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,17 @@ def linked_user(username):
     return UserSocialAuth.objects.get(provider='authentik', uid=sub_of(username)).user
 
 
+REFUSED = ('An account with this name already exists in NetBox. Ask your NetBox administrator to link it to your '
+           'Authentik account.')
+
+
+def refused_sign_in(client, authentik, username, **claims):
+    """Sign in through the whole flow; return the messages of the login page the sign-in ended on."""
+    query = begin_sign_in(client)
+    authentik.register_token(authentik.sign(authentik_claims(username, nonce=query['nonce'], **claims)))
+    return login_page_messages(client, complete_sign_in(client, query['state']))
+
+
 def messages(log, level):
     return [record.getMessage() for record in log.records
             if record.name == 'netbox_authentik.linking' and record.levelno == level]
@@ -45,9 +56,9 @@ def messages(log, level):
 
 def test_by_default_a_new_identity_never_takes_over_an_existing_user(client, authentik, log):
     alice = User.objects.create_user('alice', email='alice@example.com')
-    sign_in(client, authentik, 'alice', email_verified=True)
-    assert linked_user('alice') != alice
-    assert linked_user('alice').username.startswith('alice')
+    assert refused_sign_in(client, authentik, 'alice', email_verified=True) == [REFUSED]
+    assert not UserSocialAuth.objects.exists()
+    assert list(User.objects.values_list('username', flat=True)) == ['alice']
     assert not alice.social_auth.exists()
     assert messages(log, logging.INFO) == messages(log, logging.WARNING) == []
 
@@ -69,21 +80,21 @@ def test_username_links_the_user_with_the_same_username(client, authentik, mode,
 def test_username_differing_in_case_is_not_linked(client, authentik, mode, log):
     mode('username')
     alice = User.objects.create_user('alice')
-    sign_in(client, authentik, 'Alice')
-    assert linked_user('Alice') != alice
-    assert not alice.social_auth.exists()
+    assert refused_sign_in(client, authentik, 'Alice') == [REFUSED]
+    assert not UserSocialAuth.objects.exists()
+    assert list(User.objects.values_list('username', flat=True)) == ['alice']
     [warning] = messages(log, logging.WARNING)
     assert "NetBox user 'alice' differs from 'Alice' in case only" in warning
+    assert not alice.social_auth.exists()
 
 
 def test_username_of_a_user_linked_to_another_identity_is_not_linked(client, authentik, mode, log):
     mode('username')
     alice = User.objects.create_user('alice')
     UserSocialAuth.objects.create(user=alice, provider='authentik', uid='the-real-alice')
-    sign_in(client, authentik, 'alice', sub='impostor-sub')
-    impostor = UserSocialAuth.objects.get(uid='impostor-sub').user
-    assert impostor != alice
+    assert refused_sign_in(client, authentik, 'alice', sub='impostor-sub') == [REFUSED]
     assert list(alice.social_auth.values_list('uid', flat=True)) == ['the-real-alice']
+    assert not UserSocialAuth.objects.filter(uid='impostor-sub').exists()
     [warning] = messages(log, logging.WARNING)
     assert "NetBox user 'alice' is already linked to another authentik identity" in warning
 
@@ -178,3 +189,4 @@ def test_a_returning_identity_keeps_its_user(client, authentik, mode, log):
     sign_in(client, authentik, 'alice')
     assert linked_user('alice') == first_user
     assert messages(log, logging.WARNING) == []
+
