@@ -176,9 +176,10 @@ def match_existing_user(mode, provider, username='', email='', email_verified=Fa
     """Find the one existing NetBox user an Authentik identity may be linked to under `mode`.
 
     'username' compares usernames exactly, case included: Authentik's 'Alice' is not NetBox's
-    'alice'. The email modes compare addresses case-insensitively, as mail servers do. No user is
-    returned when several users match or when the user is already linked to another identity of
-    `provider`.
+    'alice'. The email modes compare addresses as `comparable_email` makes them. No user is
+    returned when several users match, when the user is already linked to another identity of
+    `provider`, or when the user is a superuser: a matching name or address must never be enough
+    to sign in as a superuser.
     """
     User = get_user_model()
     if mode == 'username':
@@ -193,11 +194,19 @@ def match_existing_user(mode, provider, username='', email='', email_verified=Fa
     elif mode in EMAIL_MODES:
         if not email:
             return Match()
-        if mode == 'verified_email' and email_verified is not True:
+        wanted = comparable_email(email)
+        if wanted is None:
             if User.objects.filter(email__iexact=email).exists():
+                return Match(refusal='only plain ASCII email addresses are matched')
+            return Match()
+        # The database's case-insensitive match is only a pre-filter: its UPPER() turns look-alikes
+        # such as the dotless 'ı' into ASCII letters. The exact comparison is comparable_email's.
+        candidates = [user for user in User.objects.filter(email__iexact=email)
+                      if comparable_email(user.email) == wanted]
+        if mode == 'verified_email' and email_verified is not True:
+            if candidates:
                 return Match(refusal='Authentik did not mark the email address as verified')
             return Match()
-        candidates = list(User.objects.filter(email__iexact=email)[:2])
         if len(candidates) > 1:
             return Match(refusal='more than one NetBox user has this email address')
         if not candidates:
@@ -205,9 +214,26 @@ def match_existing_user(mode, provider, username='', email='', email_verified=Fa
     else:
         return Match()
     user = candidates[0]
+    if user.is_superuser:
+        return Match(refusal=f"NetBox user '{user.username}' is a superuser and is never linked automatically")
     if UserSocialAuth.objects.filter(user=user, provider=provider).exists():
         return Match(refusal=f"NetBox user '{user.username}' is already linked to another {provider} identity")
     return Match(user=user)
+
+
+def comparable_email(address):
+    """Return an email address in the form matching compares, or None if it is never matched.
+
+    Only plain ASCII addresses are matched, compared ignoring case. Unicode case rules make
+    look-alikes equal ('ı' and 'ſ' upper-case to 'I' and 'S', the Kelvin sign lower-cases to 'k',
+    IDNA 2003 turns 'ß' into 'ss'), so an address outside ASCII is refused rather than folded.
+    Internationalised domains still match in their ASCII (xn--) form.
+    """
+    address = (address or '').strip()
+    local, at, domain = address.rpartition('@')
+    if not (at and local and domain) or not address.isascii():
+        return None
+    return f'{local.lower()}@{domain.lower()}'
 
 
 def _claim(backend, response, name):
@@ -241,8 +267,9 @@ def associate_existing_user(backend, details, response, user=None, *args, **kwar
             match = match_existing_user(mode, **claims)
     if match.refusal:
         logger.warning('Did not link Authentik identity %s to an existing NetBox user '
-                       '(associate_existing_users=%r): %s. Link it by hand with `netbox authentik_link` '
-                       'or on the Authentik identity links page.', uid, mode, match.refusal)
+                       '(associate_existing_users=%r): %s. If it is the same person, link it by hand: '
+                       '`netbox authentik_link --user USERNAME --uid %s`, or on the Authentik identity links page.',
+                       uid, mode, match.refusal, uid)
         return None
     if match.user is None:
         return None

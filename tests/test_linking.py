@@ -9,6 +9,7 @@ import pytest
 from social_django.models import UserSocialAuth
 from users.models import User
 
+from netbox_authentik.linking import comparable_email
 from tests.fake_authentik import authentik_claims, begin_sign_in, complete_sign_in, login_page_messages, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -125,12 +126,18 @@ def test_verified_email_refuses_an_unverified_address(client, authentik, mode, l
     assert 'Authentik did not mark the email address as verified' in warning
 
 
-def test_verified_email_refuses_when_the_claim_is_missing_or_not_a_boolean(client, authentik, mode):
+@pytest.mark.parametrize('email_verified', ['true', 1, None, ...], ids=['string', 'number', 'null', 'missing'])
+def test_verified_email_refuses_when_the_claim_is_missing_or_not_a_boolean(client, authentik, mode, log,
+                                                                           email_verified):
     mode('verified_email')
     smith = User.objects.create_user('a.smith', email='alice@example.com')
-    sign_in(client, authentik, 'alice', email_verified='true')
-    sign_in(client, authentik, 'bob', email='alice@example.com', email_verified=...)
+    assert '_auth_user_id' not in client.session  # a first sign-in, not a signed-in session
+    sign_in(client, authentik, 'alice', email_verified=email_verified)
+    assert linked_user('alice') != smith
+    assert client.get('/').context['request'].user == linked_user('alice')
     assert not smith.social_auth.exists()
+    [warning] = messages(log, logging.WARNING)
+    assert 'Authentik did not mark the email address as verified' in warning
 
 
 def test_verified_email_refuses_when_two_users_share_the_address(client, authentik, mode, log):
@@ -190,3 +197,64 @@ def test_a_returning_identity_keeps_its_user(client, authentik, mode, log):
     assert linked_user('alice') == first_user
     assert messages(log, logging.WARNING) == []
 
+
+# -- never onto a superuser --------------------------------------------------------------------------------
+
+SUPERUSER_REFUSAL = "NetBox user 'root' is a superuser and is never linked automatically"
+
+
+def test_username_never_links_a_superuser(client, authentik, mode, log):
+    mode('username')
+    root = User.objects.create_user('root', is_superuser=True)
+    assert refused_sign_in(client, authentik, 'root') == [REFUSED]
+    assert not root.social_auth.exists()
+    assert list(User.objects.values_list('username', flat=True)) == ['root']
+    [warning] = messages(log, logging.WARNING)
+    assert SUPERUSER_REFUSAL in warning
+    assert f"link it by hand: `netbox authentik_link --user USERNAME --uid {sub_of('root')}`" in warning
+
+
+@pytest.mark.parametrize('email_mode', ['verified_email', 'email'])
+def test_email_never_links_a_superuser(client, authentik, mode, log, email_mode):
+    mode(email_mode)
+    root = User.objects.create_user('root', email='admin@example.com', is_superuser=True)
+    sign_in(client, authentik, 'ada', email='admin@example.com', email_verified=True)
+    assert linked_user('ada').username == 'ada'
+    assert not linked_user('ada').is_superuser
+    assert not root.social_auth.exists()
+    [warning] = messages(log, logging.WARNING)
+    assert SUPERUSER_REFUSAL in warning
+
+
+# -- email addresses are compared exactly, never through Unicode case rules ------------------------------------
+
+@pytest.mark.parametrize(('stored', 'claimed'), [
+    ('admin@corp-it.com', 'admin@corp-\u0131t.com'),    # dotless i: upper() makes it 'I'
+    ('admin@corp-\u0131t.com', 'admin@corp-it.com'),
+    ('admin@corp-s.com', 'admin@corp-\u017f.com'),      # long s: upper() makes it 'S'
+    ('admin@corp-\u017f.com', 'admin@corp-s.com'),
+    ('admin@corp-k.com', 'admin@corp-\u212a.com'),      # Kelvin sign: lower() makes it 'k'
+    ('admin@corp-\u212a.com', 'admin@corp-k.com'),
+    ('admin@strasse.com', 'admin@stra\u00dfe.com'),     # sharp s: upper() and IDNA 2003 make it 'SS'
+    ('admin@corp-it.com', 'adm\u0131n@corp-it.com'),    # in the local part too
+])
+def test_email_look_alikes_are_never_linked(client, authentik, mode, stored, claimed):
+    mode('verified_email')
+    smith = User.objects.create_user('a.smith')
+    User.objects.filter(pk=smith.pk).update(email=stored)  # as stored, without Django's normalize_email()
+    sign_in(client, authentik, 'alice', email=claimed, email_verified=True)
+    assert linked_user('alice') != smith
+    assert not smith.social_auth.exists()
+
+
+def test_email_matching_ignores_ascii_case_only(client, authentik, mode):
+    mode('verified_email')
+    smith = User.objects.create_user('a.smith', email='Alice@XN--Bcher-KVA.example')
+    sign_in(client, authentik, 'alice', email='alice@xn--bcher-kva.example', email_verified=True)
+    assert linked_user('alice') == smith
+
+
+def test_comparable_email_keeps_ascii_addresses_only():
+    assert comparable_email(' Alice@Example.COM ') == 'alice@example.com'
+    for address in ('admin@corp-\u0131t.com', 'stra\u00dfe@example.com', 'no-at-sign', '@example.com', 'alice@', ''):
+        assert comparable_email(address) is None, address
