@@ -36,6 +36,8 @@ AUTHENTIK_PIPELINE = (
     'social_core.pipeline.social_auth.social_user',
     # Opt-in (associate_existing_users): a first sign-in may join an existing NetBox user.
     'netbox_authentik.linking.associate_existing_user',
+    # social_user attaches a new identity to whoever is signed in: never as a second identity.
+    'netbox_authentik.pipeline.refuse_second_identity',
     # Before get_username, which would otherwise make 'bob' into 'bob<16 hex>' beside the local 'bob'.
     'netbox_authentik.pipeline.refuse_username_collision',
     'social_core.pipeline.user.get_username',
@@ -58,6 +60,28 @@ def resolve_pipeline(pipeline):
     if pipeline == NETBOX_DEFAULT_PIPELINE:
         return AUTHENTIK_PIPELINE
     return pipeline
+
+
+def refuse_second_identity(backend, user=None, social=None, *args, **kwargs):
+    """Refuse to attach a new Authentik identity to a signed-in NetBox user who already has one.
+
+    With someone signed in to NetBox, social-core links a not yet known identity to that account:
+    a second person signing in at the same browser would gain a way in as that user for good.
+    """
+    if user is None or social is not None:
+        return
+    from .backends import AuthentikError
+    from .linking import other_identity
+
+    other = other_identity(user, backend.name)
+    if other is None:
+        return
+    logger.warning("Refused to link Authentik identity %s to the signed-in NetBox user '%s', already linked to "
+                   '%s identity %s. Link it by hand if both belong to this user: `netbox authentik_link --user %s '
+                   '--uid %s --allow-second-identity`.', kwargs.get('uid'), user, backend.name, other.uid, user,
+                   kwargs.get('uid'))
+    raise AuthentikError(backend, _('Your NetBox account is already linked to another Authentik account. '
+                                    'Sign out of NetBox first, then sign in again.'))
 
 
 def refuse_username_collision(strategy, backend, details, user=None, *args, **kwargs):

@@ -11,7 +11,7 @@ import pytest
 from social_django.models import UserSocialAuth
 from users.models import User
 
-from tests.fake_authentik import sign_in
+from tests.fake_authentik import authentik_claims, begin_sign_in, complete_sign_in, sign_in, toast_messages
 from tests.test_linking import REFUSED, refused_sign_in, sub_of
 
 pytestmark = pytest.mark.django_db
@@ -96,3 +96,29 @@ def test_associate_existing_users_still_links_the_local_user(client, authentik, 
     sign_in(client, authentik, 'bob')
     assert UserSocialAuth.objects.get(uid=sub_of('bob')).user == bob
     assert usernames() == ['bob']
+
+
+# -- a new identity while someone is signed in -----------------------------------------------------------
+
+def test_a_new_identity_is_not_attached_to_a_signed_in_user_who_has_one(client, authentik, log):
+    sign_in(client, authentik, 'alice')
+    alice = User.objects.get(username='alice')
+    query = begin_sign_in(client)
+    authentik.register_token(authentik.sign(authentik_claims('mallory', nonce=query['nonce'])))
+    response = complete_sign_in(client, query['state'])
+    assert response.status_code == 302
+    page = client.get(response['Location'], follow=True)
+    assert page.context['request'].user == alice  # still signed in as alice
+    assert toast_messages(page) == [
+        'Your NetBox account is already linked to another Authentik account. Sign out of NetBox first, then sign in '
+        'again.']
+    assert list(alice.social_auth.values_list('uid', flat=True)) == [sub_of('alice')]
+    assert usernames() == ['alice']
+    [warning] = warnings(log)
+    assert f"Refused to link Authentik identity {sub_of('mallory')} to the signed-in NetBox user 'alice'" in warning
+
+
+def test_the_same_identity_signs_in_again_while_signed_in(client, authentik):
+    sign_in(client, authentik, 'alice')
+    sign_in(client, authentik, 'alice')
+    assert UserSocialAuth.objects.count() == 1
