@@ -2,7 +2,7 @@
 
 import django_filters
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
 from netbox.filtersets import BaseFilterSet
 from social_django.models import UserSocialAuth
@@ -29,6 +29,8 @@ class AssociationFilterSet(BaseFilterSet):
         to_field_name='username',
         label=_('User (name)'),
     )
+    several_identities = django_filters.BooleanFilter(
+        method='filter_several_identities', label=_('User has several identities of the provider'))
     created__after = django_filters.DateTimeFilter(field_name='created', lookup_expr='gte')
     created__before = django_filters.DateTimeFilter(field_name='created', lookup_expr='lte')
 
@@ -47,3 +49,8 @@ class AssociationFilterSet(BaseFilterSet):
             | Q(user__username__icontains=value)
             | Q(user__email__icontains=value)
         )
+
+    def filter_several_identities(self, queryset, name, value):
+        others = Exists(UserSocialAuth.objects.filter(user=OuterRef('user'), provider=OuterRef('provider'))
+                        .exclude(pk=OuterRef('pk')))
+        return queryset.filter(others) if value else queryset.exclude(others)

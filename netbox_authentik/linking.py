@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
 from django.urls import reverse
 from social_django.models import UserSocialAuth
 from utilities.querysets import RestrictedQuerySet
@@ -72,9 +73,62 @@ def existing_link(provider, uid, exclude_pk=None):
     return links.first()
 
 
-def may_link(acting_user, user):
-    """Linking an identity to a superuser hands out superuser rights: only a superuser may do it."""
-    return not user.is_superuser or acting_user.is_superuser
+# The management commands act as the server operator, who can already do anything (`netbox createsuperuser`,
+# `netbox shell`): for them the superuser rule below is met.
+SERVER_OPERATOR = 'server operator'
+
+SUPERUSERS_ONLY = 'Only a superuser can link an Authentik identity or change the user, provider or uid of a link.'
+
+
+def may_manage_links(acting_user):
+    """Only a superuser (or the server operator) may create a link or change its user, uid or provider.
+
+    A link decides who signs in as whom. Re-pointing Ada's link, or linking an admin's `sub` before
+    their first sign-in, hands over that account, and the group sync then hands over superuser status
+    and groups too: the permission to change a link is worth a superuser's. Unlinking is not: it stays
+    with NetBox's delete permission.
+    """
+    if acting_user == SERVER_OPERATOR:
+        return True
+    return bool(getattr(acting_user, 'is_active', False) and getattr(acting_user, 'is_superuser', False))
+
+
+def link_problems(acting_user, user, provider, uid, link=None, allow_second_identity=False):
+    """Return {field: message} of the reasons not to write this link; empty when it may be written.
+
+    The one rule every interface applies: the pages, the REST API and the management commands.
+    `link` is the association being edited (None for a new one), as it is stored now.
+    """
+    if link is not None and (link.user_id, link.provider, link.uid) == (getattr(user, 'pk', None), provider, uid):
+        return {}  # nothing that decides who signs in as whom changes
+    if not may_manage_links(acting_user):
+        return {'__all__': SUPERUSERS_ONLY}
+    problems = {}
+    taken = existing_link(provider, uid, exclude_pk=getattr(link, 'pk', None)) if provider and uid else None
+    if taken is not None:
+        problems['uid'] = 'This Authentik identity is already linked to a NetBox user.'
+    joins_user = link is None or (link.user_id, link.provider) != (getattr(user, 'pk', None), provider)
+    if user is not None and joins_user and not allow_second_identity:
+        other = other_identity(user, provider, exclude_pk=getattr(link, 'pk', None))
+        if other is not None:
+            problems['user'] = (f"NetBox user '{user}' is already linked to {provider} identity {other.uid}: "
+                                'a second identity would let two people sign in as this user.')
+    return problems
+
+
+def other_identity(user, provider, exclude_pk=None):
+    """Return a link of `user` to another identity of `provider`, or None."""
+    links = UserSocialAuth.objects.filter(user=user, provider=provider)
+    if exclude_pk is not None:
+        links = links.exclude(pk=exclude_pk)
+    return links.order_by('pk').first()
+
+
+def with_identity_counts(queryset):
+    """Annotate each link with `user_identities`: how many identities of its provider its user is linked to."""
+    identities = (UserSocialAuth.objects.filter(user=OuterRef('user'), provider=OuterRef('provider')).order_by()
+                  .values('user').annotate(count=Count('pk')).values('count'))
+    return queryset.annotate(user_identities=Subquery(identities))
 
 
 # -- the safe view of extra_data ---------------------------------------------------------------
@@ -122,9 +176,10 @@ def match_existing_user(mode, provider, username='', email='', email_verified=Fa
     """Find the one existing NetBox user an Authentik identity may be linked to under `mode`.
 
     'username' compares usernames exactly, case included: Authentik's 'Alice' is not NetBox's
-    'alice'. The email modes compare addresses case-insensitively, as mail servers do. No user is
-    returned when several users match or when the user is already linked to another identity of
-    `provider`.
+    'alice'. The email modes compare addresses as `comparable_email` makes them. No user is
+    returned when several users match, when the user is already linked to another identity of
+    `provider`, or when the user is a superuser: a matching name or address must never be enough
+    to sign in as a superuser.
     """
     User = get_user_model()
     if mode == 'username':
@@ -139,11 +194,19 @@ def match_existing_user(mode, provider, username='', email='', email_verified=Fa
     elif mode in EMAIL_MODES:
         if not email:
             return Match()
-        if mode == 'verified_email' and email_verified is not True:
+        wanted = comparable_email(email)
+        if wanted is None:
             if User.objects.filter(email__iexact=email).exists():
+                return Match(refusal='only plain ASCII email addresses are matched')
+            return Match()
+        # The database's case-insensitive match is only a pre-filter: its UPPER() turns look-alikes
+        # such as the dotless 'ı' into ASCII letters. The exact comparison is comparable_email's.
+        candidates = [user for user in User.objects.filter(email__iexact=email)
+                      if comparable_email(user.email) == wanted]
+        if mode == 'verified_email' and email_verified is not True:
+            if candidates:
                 return Match(refusal='Authentik did not mark the email address as verified')
             return Match()
-        candidates = list(User.objects.filter(email__iexact=email)[:2])
         if len(candidates) > 1:
             return Match(refusal='more than one NetBox user has this email address')
         if not candidates:
@@ -151,9 +214,26 @@ def match_existing_user(mode, provider, username='', email='', email_verified=Fa
     else:
         return Match()
     user = candidates[0]
+    if user.is_superuser:
+        return Match(refusal=f"NetBox user '{user.username}' is a superuser and is never linked automatically")
     if UserSocialAuth.objects.filter(user=user, provider=provider).exists():
         return Match(refusal=f"NetBox user '{user.username}' is already linked to another {provider} identity")
     return Match(user=user)
+
+
+def comparable_email(address):
+    """Return an email address in the form matching compares, or None if it is never matched.
+
+    Only plain ASCII addresses are matched, compared ignoring case. Unicode case rules make
+    look-alikes equal ('ı' and 'ſ' upper-case to 'I' and 'S', the Kelvin sign lower-cases to 'k',
+    IDNA 2003 turns 'ß' into 'ss'), so an address outside ASCII is refused rather than folded.
+    Internationalised domains still match in their ASCII (xn--) form.
+    """
+    address = (address or '').strip()
+    local, at, domain = address.rpartition('@')
+    if not (at and local and domain) or not address.isascii():
+        return None
+    return f'{local.lower()}@{domain.lower()}'
 
 
 def _claim(backend, response, name):
@@ -187,8 +267,9 @@ def associate_existing_user(backend, details, response, user=None, *args, **kwar
             match = match_existing_user(mode, **claims)
     if match.refusal:
         logger.warning('Did not link Authentik identity %s to an existing NetBox user '
-                       '(associate_existing_users=%r): %s. Link it by hand with `netbox authentik_link` '
-                       'or on the Authentik identity links page.', uid, mode, match.refusal)
+                       '(associate_existing_users=%r): %s. If it is the same person, link it by hand: '
+                       '`netbox authentik_link --user USERNAME --uid %s`, or on the Authentik identity links page.',
+                       uid, mode, match.refusal, uid)
         return None
     if match.user is None:
         return None

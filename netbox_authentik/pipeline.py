@@ -3,7 +3,10 @@
 import logging
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from social_core.utils import module_member, slugify
 
 from . import settings as plugin_settings
 from .groups import clean_groups_claim, plan_groups
@@ -34,6 +37,10 @@ AUTHENTIK_PIPELINE = (
     'social_core.pipeline.social_auth.social_user',
     # Opt-in (associate_existing_users): a first sign-in may join an existing NetBox user.
     'netbox_authentik.linking.associate_existing_user',
+    # social_user attaches a new identity to whoever is signed in: never as a second identity.
+    'netbox_authentik.pipeline.refuse_second_identity',
+    # Before get_username, which would otherwise make 'bob' into 'bob<16 hex>' beside the local 'bob'.
+    'netbox_authentik.pipeline.refuse_username_collision',
     'social_core.pipeline.user.get_username',
     'social_core.pipeline.user.create_user',
     'social_core.pipeline.social_auth.associate_user',
@@ -54,6 +61,86 @@ def resolve_pipeline(pipeline):
     if pipeline == NETBOX_DEFAULT_PIPELINE:
         return AUTHENTIK_PIPELINE
     return pipeline
+
+
+def refuse_second_identity(backend, user=None, social=None, *args, **kwargs):
+    """Refuse to attach a new Authentik identity to a signed-in NetBox user who already has one.
+
+    With someone signed in to NetBox, social-core links a not yet known identity to that account:
+    a second person signing in at the same browser would gain a way in as that user for good.
+    """
+    if user is None or social is not None:
+        return
+    from .backends import AuthentikError
+    from .linking import other_identity
+
+    other = other_identity(user, backend.name)
+    if other is None:
+        return
+    logger.warning("Refused to link Authentik identity %s to the signed-in NetBox user '%s', already linked to "
+                   '%s identity %s. Link it by hand if both belong to this user: `netbox authentik_link --user %s '
+                   '--uid %s --allow-second-identity`.', kwargs.get('uid'), user, backend.name, other.uid, user,
+                   kwargs.get('uid'))
+    raise AuthentikError(backend, _('Your NetBox account is already linked to another Authentik account. '
+                                    'Sign out of NetBox first, then sign in again.'))
+
+
+def refuse_username_collision(strategy, backend, details, user=None, *args, **kwargs):
+    """Refuse a first sign-in whose username an existing NetBox user already has, or has but for case.
+
+    social-core would quietly create 'bob36a193ed59004706' beside the local 'bob' (or 'Admin'
+    beside 'admin': its check is case-sensitive, NetBox's only in forms), leaving two accounts
+    for one person. The admin decides instead: link the two, or set username_collision='suffix'.
+    """
+    if user is not None:
+        return
+    wanted = _username_wanted(backend, details)
+    if not wanted:
+        return
+    users = get_user_model().objects
+    if users.filter(username=wanted).exists():
+        existing = wanted
+    else:
+        existing = users.filter(username__iexact=wanted).values_list('username', flat=True).first()
+    if existing is None:
+        return
+    mode = plugin_settings.get('username_collision')
+    if existing == wanted and mode == 'suffix':
+        return  # social-core's get_username adds its suffix
+    from .backends import AuthentikError
+
+    uid = kwargs.get('uid')
+    if existing == wanted:
+        logger.warning("Refused the first sign-in of Authentik identity %s: NetBox user '%s' already exists. If it "
+                       'is the same person, link the two: `netbox authentik_link --user %s --uid %s` (or set '
+                       "associate_existing_users). For a separate user with a suffixed name, set "
+                       "username_collision='suffix'.", uid, existing, existing, uid)
+    else:
+        logger.warning("Refused the first sign-in of Authentik identity %s: its username '%s' differs from NetBox "
+                       "user '%s' in case only. If it is the same person, link the two: "
+                       '`netbox authentik_link --user %s --uid %s`.', uid, wanted, existing, existing, uid)
+    raise AuthentikError(backend, _('An account with this name already exists in NetBox. '
+                                    'Ask your NetBox administrator to link it to your Authentik account.'))
+
+
+def _username_wanted(backend, details):
+    """The username social-core's get_username starts from, before it adds a suffix for a taken name."""
+    if 'username' not in backend.setting('USER_FIELDS', ['username', 'email']):
+        return ''
+    if backend.setting('USERNAME_IS_FULL_EMAIL', False) and details.get('email'):
+        username = details['email']
+    else:
+        username = details.get('username') or ''
+    if not username:
+        return ''
+    username = username[:get_user_model()._meta.get_field('username').max_length]
+    if backend.setting('CLEAN_USERNAMES', True):
+        clean = backend.setting('CLEAN_USERNAME_FUNCTION')
+        username = module_member(clean)(username) if clean else backend.strategy.storage.user.clean_username(username)
+    if backend.setting('SLUGIFY_USERNAMES', False):
+        slug = backend.setting('SLUGIFY_FUNCTION')
+        username = (module_member(slug) if slug else slugify)(username)
+    return username
 
 
 def sync_groups(backend, user=None, response=None, social=None, *args, **kwargs):

@@ -15,6 +15,7 @@ GROUP_SYNC_CHOICES = ('mirror', 'add', 'off')
 MISSING_GROUPS_CLAIM_CHOICES = ('keep', 'clear')
 FETCH_USERINFO_CHOICES = ('auto', 'always', 'never')
 ASSOCIATE_EXISTING_USERS_CHOICES = (None, 'username', 'verified_email', 'email')
+USERNAME_COLLISION_CHOICES = ('refuse', 'suffix')
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ SETTINGS = {
     'missing_groups_claim': Setting('keep', (str,), MISSING_GROUPS_CLAIM_CHOICES),
     # Link a first sign-in to an existing NetBox user: None (never), 'username', 'verified_email', 'email'.
     'associate_existing_users': Setting(None, (str, type(None)), ASSOCIATE_EXISTING_USERS_CHOICES),
+    # A first sign-in whose username a NetBox user already has: 'refuse' it (the admin links the two by
+    # hand), or 'suffix': social-core's way, a new user 'bob' plus 16 hex characters. A name differing
+    # only in case is refused in both modes.
+    'username_collision': Setting('refuse', (str,), USERNAME_COLLISION_CHOICES),
     # Logout: end the Authentik session too, and where Authentik sends the person back afterwards.
     'logout_at_authentik': Setting(True, (bool,)),
     'post_logout_redirect_uri': Setting(None, (str, type(None))),

@@ -38,6 +38,7 @@ class AssociationTable(NetBoxTable):
         linking.groups_synced_at, accessor='extra_data__groups_synced_at', verbose_name=_('Groups synced'),
         timespec='minutes', attrs=NO_WRAP,
     )
+    user_identities = tables.Column(verbose_name=_('Identities of user'), attrs=NO_WRAP)
     created = columns.DateTimeColumn(timespec='minutes', verbose_name=_('Created'), attrs=NO_WRAP)
     last_sign_in = LinkDataDateTimeColumn(
         linking.last_sign_in, accessor='extra_data__auth_time', timespec='minutes', verbose_name=_('Last sign-in'),
@@ -49,10 +50,10 @@ class AssociationTable(NetBoxTable):
     class Meta(NetBoxTable.Meta):
         model = UserSocialAuth
         fields = (
-            'pk', 'id', 'user', 'email', 'provider', 'uid', 'groups', 'groups_synced_at', 'created', 'last_sign_in',
-            'modified', 'actions',
+            'pk', 'id', 'user', 'email', 'provider', 'uid', 'user_identities', 'groups', 'groups_synced_at', 'created',
+            'last_sign_in', 'modified', 'actions',
         )
-        default_columns = ('user', 'email', 'provider', 'uid', 'groups', 'created', 'last_sign_in')
+        default_columns = ('user', 'email', 'provider', 'uid', 'user_identities', 'groups', 'created', 'last_sign_in')
         empty_text = _('No Authentik identity links')
 
     def render_uid(self, record, value):
@@ -65,6 +66,13 @@ class AssociationTable(NetBoxTable):
     def value_uid(self, value):
         return value
 
+    def render_user_identities(self, value):
+        # More than one identity of a provider: two people can sign in as this user.
+        if value and value > 1:
+            return format_html('<span class="badge text-bg-warning" title="{}">{}</span>',
+                               _('Several identities can sign in as this user'), value)
+        return value
+
 
 class UserAssociationTable(AssociationTable):
     """One user's links, in the panel on NetBox's user page: unlink comes first."""
@@ -72,5 +80,5 @@ class UserAssociationTable(AssociationTable):
     actions = columns.ActionsColumn(actions=('delete', 'edit'))
 
     class Meta(AssociationTable.Meta):
-        exclude = ('pk', 'id', 'user', 'email', 'groups', 'groups_synced_at', 'created', 'modified')
+        exclude = ('pk', 'id', 'user', 'email', 'user_identities', 'groups', 'groups_synced_at', 'created', 'modified')
         empty_text = _('Not linked to an Authentik identity')

@@ -65,7 +65,7 @@ class SyncedGroupsPanel(panels.ObjectAttributesPanel):
 class AssociationListView(generic.ObjectListView):
     """All links, with quick search, filters, CSV export and bulk unlink."""
 
-    queryset = linking.associations()
+    queryset = linking.with_identity_counts(linking.associations())
     table = tables.AssociationTable
     filterset = filtersets.AssociationFilterSet
     filterset_form = forms.AssociationFilterForm
@@ -96,7 +96,7 @@ class AssociationEditView(generic.ObjectEditView):
     template_name = 'netbox_authentik/association_edit.html'
 
     def alter_object(self, obj, request, url_args, url_kwargs):
-        # The form checks who is linking (only a superuser may link to a superuser), as NetBox's token form does.
+        # The form checks who is linking (only superusers may link), as NetBox's token form does.
         obj._request = request
         return obj
 

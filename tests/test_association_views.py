@@ -255,11 +255,12 @@ def test_view_permission_shows_list_and_menu_but_not_add(client, link):
     assert LIST_URL in home and 'Identity Links' in home
 
 
-def test_permitted_user_links_and_unlinks(client, alice):
+def test_permitted_user_unlinks_but_cannot_link(client, alice, link):
     logged_in(client, 'operator', social_actions=['view', 'add', 'delete'], user_view=True)
-    response = client.post(ADD_URL, {'user': alice.pk, 'provider': 'authentik', 'uid': ALICE_SUB})
-    assert response.status_code == 302
-    link = UserSocialAuth.objects.get(uid=ALICE_SUB)
+    page = client.post(ADD_URL, {'user': alice.pk, 'provider': 'authentik', 'uid': 'b3' * 32})
+    assert page.status_code == 200
+    assert ('Only a superuser can link an Authentik identity or change the user, provider or uid of a link.'
+            in page.content.decode())
     assert client.post(f'{LIST_URL}{link.pk}/delete/', {'confirm': 'true'}).status_code == 302
     assert not UserSocialAuth.objects.exists()
 
@@ -269,7 +270,8 @@ def test_only_a_superuser_may_link_a_superuser(client):
     logged_in(client, 'operator', social_actions=['view', 'add'], user_view=True)
     page = client.post(ADD_URL, {'user': root.pk, 'provider': 'authentik', 'uid': 'attacker-sub'})
     assert page.status_code == 200
-    assert 'Only a superuser can link an Authentik identity to a superuser.' in page.content.decode()
+    assert ('Only a superuser can link an Authentik identity or change the user, provider or uid of a link.'
+            in page.content.decode())
     assert not UserSocialAuth.objects.exists()
 
 

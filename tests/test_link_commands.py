@@ -94,6 +94,53 @@ def test_argument_mistakes_are_explained(args):
         call_command('authentik_link', *args, stdout=StringIO(), stderr=StringIO())
 
 
+def test_refuses_a_second_identity_unless_allowed(alice):
+    UserSocialAuth.objects.create(user=alice, provider='authentik', uid='sub-first')
+    err = StringIO()
+    with pytest.raises(CommandError, match='Nothing was linked'):
+        call_command('authentik_link', '--user', 'alice', '--uid', SUB, stdout=StringIO(), stderr=err)
+    assert err.getvalue().splitlines() == [
+        "NetBox user 'alice' is already linked to authentik identity sub-first: a second identity would let two "
+        'people sign in as this user; --allow-second-identity links it anyway']
+    assert links() == {('authentik', 'sub-first', 'alice')}
+    out, _err = run('authentik_link', '--user', 'alice', '--uid', SUB, '--allow-second-identity')
+    assert "Note: 'alice' also keeps its link to authentik identity sub-first." in out
+    assert links() == {('authentik', 'sub-first', 'alice'), ('authentik', SUB, 'alice')}
+
+
+def test_csv_refuses_a_second_identity_unless_allowed(tmp_path, alice, bob):
+    UserSocialAuth.objects.create(user=bob, provider='authentik', uid='sub-bob-old')
+    path = csv_file(tmp_path, f'username,uid\nalice,{SUB}\nbob,sub-bob-new\n')
+    err = StringIO()
+    with pytest.raises(CommandError, match='1 bad row'):
+        call_command('authentik_link', '--csv', path, stdout=StringIO(), stderr=err)
+    assert "line 3: NetBox user 'bob' is already linked to authentik identity sub-bob-old" in err.getvalue()
+    assert links() == {('authentik', 'sub-bob-old', 'bob')}
+    run('authentik_link', '--csv', path, '--allow-second-identity')
+    assert len(links()) == 3
+
+
+def test_the_server_operator_may_link_a_superuser_by_name():
+    User.objects.create_user('root', is_superuser=True)
+    run('authentik_link', '--user', 'root', '--uid', SUB)
+    assert links() == {('authentik', SUB, 'root')}
+
+
+def test_match_never_proposes_a_superuser(tmp_path):
+    User.objects.create_user('root', email='root@example.com', is_superuser=True)
+    path = csv_file(tmp_path, 'uid,username,email\nsub-root,root,root@example.com\n', name='identities.csv')
+    for mode, shown in (('username', 'root'), ('email', 'root@example.com')):
+        out, _err = run('authentik_link', '--match', mode, '--identities', path, '--apply')
+        assert f"line 2: skip {shown}: NetBox user 'root' is a superuser and is never linked automatically" in out
+    assert not UserSocialAuth.objects.exists()
+
+
+def test_allow_second_identity_does_not_go_with_match(tmp_path):
+    path = csv_file(tmp_path, 'uid,username,email\n', name='identities.csv')
+    with pytest.raises(CommandError, match='--allow-second-identity goes with --user or --csv'):
+        run('authentik_link', '--match', 'username', '--identities', path, '--allow-second-identity')
+
+
 # -- authentik_link --csv --------------------------------------------------------------------------
 
 def test_csv_links_every_row(tmp_path, alice, bob):
@@ -245,3 +292,12 @@ def test_migrate_apply_moves_links_keeping_uid_user_and_extra_data(oidc_links):
 def test_migrate_with_nothing_to_move(alice):
     out, _err = run('authentik_migrate_oidc', '--apply')
     assert "0 link(s) moved from 'oidc' to 'authentik'; 0 conflict(s) skipped." in out
+
+
+def test_migrate_skips_a_user_already_linked_under_authentik_to_another_identity(alice):
+    UserSocialAuth.objects.create(user=alice, provider='oidc', uid='sub-alice-old')
+    UserSocialAuth.objects.create(user=alice, provider='authentik', uid='sub-alice-new')
+    out, _err = run('authentik_migrate_oidc', '--apply')
+    assert ("Conflict: NetBox user 'alice' is already linked under 'authentik' to identity sub-alice-new; moving "
+            "its 'oidc' link (uid sub-alice-old) would give it two; skipped, both links left as they are.") in out
+    assert links() == {('oidc', 'sub-alice-old', 'alice'), ('authentik', 'sub-alice-new', 'alice')}

@@ -3,7 +3,7 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from netbox.api.serializers import ValidatedModelSerializer
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from social_django.models import UserSocialAuth
 from users.api.serializers import UserSerializer
 
@@ -23,12 +23,15 @@ class AssociationSerializer(ValidatedModelSerializer):
     groups = serializers.SerializerMethodField(read_only=True)
     groups_synced_at = serializers.SerializerMethodField(read_only=True)
     last_sign_in = serializers.SerializerMethodField(read_only=True)
+    allow_second_identity = serializers.BooleanField(
+        write_only=True, required=False, default=False,
+        help_text='Link even though the user is already linked to another identity of this provider.')
 
     class Meta:
         model = UserSocialAuth
         fields = (
             'id', 'url', 'display_url', 'display', 'user', 'provider', 'uid', 'groups', 'groups_synced_at',
-            'last_sign_in', 'created', 'modified',
+            'last_sign_in', 'created', 'modified', 'allow_second_identity',
         )
         brief_fields = ('id', 'url', 'display', 'user', 'provider', 'uid')
 
@@ -49,19 +52,24 @@ class AssociationSerializer(ValidatedModelSerializer):
         return _isoformat(linking.last_sign_in(obj))
 
     def validate(self, data):
-        data = super().validate(data)
         if self.nested:
-            return data
+            return super().validate(data)
+        allow_second_identity = data.pop('allow_second_identity', False)
+        # The link as stored: NetBox's validate() puts the submitted values on the instance.
+        stored = self.instance
+        if stored is not None:
+            stored = UserSocialAuth(pk=stored.pk, user_id=stored.user_id, provider=stored.provider, uid=stored.uid)
+        user = data.get('user', getattr(self.instance, 'user', None))
         provider = data.get('provider', getattr(self.instance, 'provider', None))
         uid = data.get('uid', getattr(self.instance, 'uid', None))
-        if linking.existing_link(provider, uid, exclude_pk=getattr(self.instance, 'pk', None)):
-            raise serializers.ValidationError({'uid': 'This Authentik identity is already linked to a NetBox user.'})
-        user = data.get('user', getattr(self.instance, 'user', None))
         request = self.context.get('request')
-        if user is not None and (request is None or not linking.may_link(request.user, user)):
-            raise serializers.ValidationError(
-                {'user': 'Only a superuser can link an Authentik identity to a superuser.'})
-        return data
+        problems = linking.link_problems(getattr(request, 'user', None), user, provider, uid, link=stored,
+                                         allow_second_identity=allow_second_identity)
+        if '__all__' in problems:
+            raise exceptions.PermissionDenied(problems['__all__'])
+        if problems:
+            raise serializers.ValidationError(problems)
+        return super().validate(data)
 
 
 def _isoformat(value):

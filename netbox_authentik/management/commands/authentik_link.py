@@ -30,7 +30,9 @@ class Command(BaseCommand):
         'Link existing NetBox users to Authentik identities (their `sub`). One user: --user USERNAME --uid SUB. '
         'Many: --csv FILE with the columns username,uid[,provider]; every row is checked first and nothing is '
         'written if any row is bad. Propose links: --match username|email --identities FILE, a CSV of Authentik '
-        'identities (uid,username,email); prints the plan, and links only with --apply.'
+        'identities (uid,username,email); prints the plan, and links only with --apply. A user already linked to an '
+        'identity of the provider gets no second one unless --allow-second-identity. The command acts as the server '
+        'operator: it may link superusers named with --user or in --csv; --match never proposes a superuser.'
     )
 
     def add_arguments(self, parser):
@@ -46,21 +48,28 @@ class Command(BaseCommand):
         parser.add_argument('--identities', metavar='FILE',
                             help='With --match: a CSV of Authentik identities with the columns uid,username,email.')
         parser.add_argument('--apply', action='store_true', help='With --match: write the proposed links.')
+        parser.add_argument('--allow-second-identity', action='store_true',
+                            help='With --user or --csv: link users already linked to another identity of the '
+                                 'provider (two people could then sign in as that user).')
 
     def handle(self, *args, user=None, uid=None, provider=None, csv_file=None, match=None, identities=None,
-               apply=False, **options):
+               apply=False, allow_second_identity=False, **options):
         modes = [name for name, chosen in (('--user/--uid', user or uid), ('--csv', csv_file),
                                            ('--match', match or identities)) if chosen]
         if len(modes) != 1:
             raise CommandError('Give exactly one of --user with --uid, --csv FILE, or --match with --identities FILE.')
         if apply and not match:
             raise CommandError('--apply goes with --match.')
+        if allow_second_identity and modes[0] == '--match':
+            raise CommandError('--allow-second-identity goes with --user or --csv.')
         if modes[0] == '--user/--uid':
             if not (user and uid):
                 raise CommandError('--user and --uid go together.')
-            self.link_rows([Row(0, {'username': user, 'uid': uid, 'provider': provider})], provider, source=None)
+            self.link_rows([Row(0, {'username': user, 'uid': uid, 'provider': provider})], provider, source=None,
+                           allow_second_identity=allow_second_identity)
         elif csv_file:
-            self.link_rows(read_csv(csv_file, required=('username', 'uid')), provider, source=csv_file)
+            self.link_rows(read_csv(csv_file, required=('username', 'uid')), provider, source=csv_file,
+                           allow_second_identity=allow_second_identity)
         else:
             if not (match and identities):
                 raise CommandError('--match and --identities go together.')
@@ -69,7 +78,7 @@ class Command(BaseCommand):
 
     # -- --user/--uid and --csv ---------------------------------------------------------------------
 
-    def link_rows(self, rows, default_provider, source):
+    def link_rows(self, rows, default_provider, source, allow_second_identity=False):
         """Check every row, then link them all in one transaction, or none."""
         users = _users_by_username({row.get('username') for row in rows})
         line_of_user, line_of_identity = {}, {}
@@ -92,6 +101,11 @@ class Command(BaseCommand):
                 continue
             existing = linking.existing_link(provider, uid)
             if existing is None:
+                problems = linking.link_problems(linking.SERVER_OPERATOR, user, provider, uid,
+                                                 allow_second_identity=allow_second_identity)
+                if problems.get('user'):
+                    row.problems.append(problems['user'].rstrip('.') + '; --allow-second-identity links it anyway')
+                    continue
                 new_links.append(UserSocialAuth(user=user, provider=provider, uid=uid))
             elif existing.user_id == user.pk:
                 unchanged.append(existing)

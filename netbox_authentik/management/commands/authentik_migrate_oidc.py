@@ -14,8 +14,8 @@ class Command(BaseCommand):
         "Move the links of NetBox's generic OpenID Connect backend (provider 'oidc') to this plugin's "
         f"'{linking.PROVIDER}' backend, keeping uid, user and extra_data, so that people keep their NetBox "
         'account when the backend changes. A dry run that prints the counts, unless --apply; --apply moves '
-        "them in one transaction. A uid already linked under 'authentik' is a conflict: that link is reported "
-        'and left as it is.'
+        "them in one transaction. A uid already linked under 'authentik', or a user already linked under "
+        "'authentik' to another identity, is a conflict: that link is reported and left as it is."
     )
 
     def add_arguments(self, parser):
@@ -31,10 +31,14 @@ class Command(BaseCommand):
             with transaction.atomic():
                 moves, conflicts = self.plan(from_provider, target)
                 for link, taken in conflicts:
-                    same = 'the same user' if taken.user_id == link.user_id else f"NetBox user '{taken.user}'"
-                    self.stdout.write(self.style.WARNING(
-                        f"Conflict: uid {link.uid} ('{from_provider}' link of NetBox user '{link.user}') is already "
-                        f"linked under '{target}' to {same}; skipped, both links left as they are."))
+                    if taken.uid == link.uid:
+                        same = 'the same user' if taken.user_id == link.user_id else f"NetBox user '{taken.user}'"
+                        reason = f"uid {link.uid} ('{from_provider}' link of NetBox user '{link.user}') is already " \
+                                 f"linked under '{target}' to {same}"
+                    else:
+                        reason = f"NetBox user '{link.user}' is already linked under '{target}' to identity " \
+                                 f"{taken.uid}; moving its '{from_provider}' link (uid {link.uid}) would give it two"
+                    self.stdout.write(self.style.WARNING(f'Conflict: {reason}; skipped, both links left as they are.'))
                 if options['verbosity'] >= 2:
                     for link in moves:
                         self.stdout.write(f"Move: uid {link.uid} of NetBox user '{link.user}'.")
@@ -61,6 +65,17 @@ class Command(BaseCommand):
             for link in UserSocialAuth.objects.select_related('user').filter(
                 provider=target, uid__in=[link.uid for link in links])
         }
-        moves = [link for link in links if link.uid not in taken]
-        conflicts = [(link, taken[link.uid]) for link in links if link.uid in taken]
+        # A user with an identity under the target already would end up with two: one person each.
+        linked_users = {
+            link.user_id: link
+            for link in UserSocialAuth.objects.filter(provider=target, user__in={link.user_id for link in links})
+            .order_by('-pk')
+        }
+        moves, conflicts = [], []
+        for link in links:
+            blocker = taken.get(link.uid) or linked_users.get(link.user_id)
+            if blocker is None:
+                moves.append(link)
+            else:
+                conflicts.append((link, blocker))
         return moves, conflicts
