@@ -22,6 +22,7 @@ from social_core.exceptions import AuthTokenError, MissingBackend, SocialAuthBas
 from social_django.utils import load_strategy
 
 from .backends import CACHE_PREFIX, MalformedTokenError
+from .logsafe import safe
 from .sessions import BACKEND_NAME, end_authentik_sessions
 
 logger = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ class BackchannelLogoutView(View):
                 raise LogoutTokenError('logout_token was already used (jti)')
         except LogoutTokenError as error:
             # The reason only, never the token: it names a person and a session.
-            logger.warning('Refused an Authentik back-channel logout: %s', error)
+            logger.warning('Refused an Authentik back-channel logout: %s', safe(error))
             return _error(400, 'invalid_request', str(error))
         except MissingBackend:
             logger.error('Back-channel logout received, but the authentik backend is not in REMOTE_AUTH_BACKEND')

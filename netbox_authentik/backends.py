@@ -155,12 +155,12 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
             return super().request(url, timeout=timeout, **kwargs)
         except (AuthConnectionError, requests.ConnectionError, requests.Timeout) as error:
             cause = 'timed out' if _is_timeout(error) else 'connection failed'
-            logger.error('Authentik %s endpoint %s: %s', endpoint_name, url, cause)
+            logger.error('Authentik %s endpoint %s: %s', endpoint_name, logsafe.safe(url), cause)
             raise _retryable(AuthentikError(self, _('Authentik could not be reached. Try again later.'))) from error
         except requests.HTTPError as error:
             status = error.response.status_code
             oauth_error = _oauth_error_code(error.response)
-            logger.error('Authentik %s endpoint %s answered HTTP %s%s', endpoint_name, url, status,
+            logger.error('Authentik %s endpoint %s answered HTTP %s%s', endpoint_name, logsafe.safe(url), status,
                          f' ({oauth_error})' if oauth_error else '')
             if _rejects_client_credentials(endpoint_name, status, oauth_error):
                 logger.error('Authentik does not accept NetBox\'s client credentials: check that '
@@ -171,7 +171,7 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
                 failure = _retryable(failure)
             raise failure from error
         except requests.RequestException as error:
-            logger.error('Authentik %s endpoint %s: %s', endpoint_name, url, type(error).__name__)
+            logger.error('Authentik %s endpoint %s: %s', endpoint_name, logsafe.safe(url), type(error).__name__)
             raise AuthentikError(self, _('Authentik could not be reached. Try again later.')) from error
 
     def get_json(self, url, *args, **kwargs):
@@ -179,7 +179,8 @@ class AuthentikOIDCAuth(OpenIdConnectAuth):
         try:
             return response.json()
         except ValueError as error:
-            logger.error('Authentik %s endpoint %s did not answer with JSON', self._endpoint_name(url), url)
+            logger.error('Authentik %s endpoint %s did not answer with JSON', self._endpoint_name(url),
+                         logsafe.safe(url))
             raise AuthentikError(self, _('Authentik sent an answer NetBox could not read.')) from error
 
     def _endpoint_name(self, url):

@@ -432,12 +432,11 @@ def check_pipeline(**kwargs):
     source, configured = configured_pipeline()
     steps = list(pipeline.resolve_pipeline(configured))
     found = []
-    for step in pipeline.REQUIRED_STEPS:
+    for step, (consequence, where) in pipeline.REQUIRED_STEPS.items():
         if step not in steps:
-            where = f" just before '{pipeline.LOAD_EXTRA_DATA}'" if step == pipeline.SYNC_GROUPS else ''
             found.append(checks.Warning(
-                f"{source} lacks '{step}': Authentik groups and superuser status are not synced.",
-                hint=f"Add '{step}'{where}, or remove {source} from configuration.py to run the plugin's own "
+                f"{source} lacks '{step}': {consequence}.",
+                hint=f"Add '{step}' {where}, or remove {source} from configuration.py to run the plugin's own "
                      'pipeline.',
                 id='netbox_authentik.W003',
             ))

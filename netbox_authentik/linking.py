@@ -16,6 +16,7 @@ from social_django.models import UserSocialAuth
 from utilities.querysets import RestrictedQuerySet
 
 from . import settings as plugin_settings
+from .logsafe import safe
 
 logger = logging.getLogger(__name__)
 
@@ -269,10 +270,10 @@ def associate_existing_user(backend, details, response, user=None, *args, **kwar
         logger.warning('Did not link Authentik identity %s to an existing NetBox user '
                        '(associate_existing_users=%r): %s. If it is the same person, link it by hand: '
                        '`netbox authentik_link --user USERNAME --uid %s`, or on the Authentik identity links page.',
-                       uid, mode, match.refusal, uid)
+                       safe(uid), mode, safe(match.refusal), safe(uid))
         return None
     if match.user is None:
         return None
     logger.info("Linking Authentik identity %s to existing NetBox user '%s' (associate_existing_users=%r)",
-                uid, match.user.username, mode)
+                safe(uid), safe(match.user.username), mode)
     return {'user': match.user, 'is_new': False}

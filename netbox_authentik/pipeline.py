@@ -15,6 +15,9 @@ from .logsafe import safe, safe_names
 logger = logging.getLogger(__name__)
 
 SYNC_GROUPS = 'netbox_authentik.pipeline.sync_groups'
+REFUSE_SECOND_IDENTITY = 'netbox_authentik.pipeline.refuse_second_identity'
+REFUSE_USERNAME_COLLISION = 'netbox_authentik.pipeline.refuse_username_collision'
+GET_USERNAME = 'social_core.pipeline.user.get_username'
 LOAD_EXTRA_DATA = 'social_core.pipeline.social_auth.load_extra_data'
 
 # NetBox 4.7's SOCIAL_AUTH_PIPELINE (netbox/settings.py). While the admin has not replaced it,
@@ -38,10 +41,10 @@ AUTHENTIK_PIPELINE = (
     # Opt-in (associate_existing_users): a first sign-in may join an existing NetBox user.
     'netbox_authentik.linking.associate_existing_user',
     # social_user attaches a new identity to whoever is signed in: never as a second identity.
-    'netbox_authentik.pipeline.refuse_second_identity',
+    REFUSE_SECOND_IDENTITY,
     # Before get_username, which would otherwise make 'bob' into 'bob<16 hex>' beside the local 'bob'.
-    'netbox_authentik.pipeline.refuse_username_collision',
-    'social_core.pipeline.user.get_username',
+    REFUSE_USERNAME_COLLISION,
+    GET_USERNAME,
     'social_core.pipeline.user.create_user',
     'social_core.pipeline.social_auth.associate_user',
     'netbox.authentication.user_default_groups_handler',
@@ -51,8 +54,14 @@ AUTHENTIK_PIPELINE = (
     'social_core.pipeline.user.user_details',
 )
 
-# The steps an admin-supplied pipeline needs for everything this plugin does.
-REQUIRED_STEPS = (SYNC_GROUPS,)
+# The steps an admin-supplied pipeline needs: step -> (what goes wrong without it, where it belongs).
+REQUIRED_STEPS = {
+    REFUSE_SECOND_IDENTITY: ('whoever is signed in to NetBox can attach another Authentik identity to their account',
+                             f"before '{GET_USERNAME}'"),
+    REFUSE_USERNAME_COLLISION: ("a first sign-in whose username a NetBox user already has gets a suffixed copy "
+                                "('bob' becomes 'bob<16 hex>')", f"just before '{GET_USERNAME}'"),
+    SYNC_GROUPS: ('Authentik groups and superuser status are not synced', f"just before '{LOAD_EXTRA_DATA}'"),
+}
 
 
 def resolve_pipeline(pipeline):

@@ -7,7 +7,14 @@ from django.db import OperationalError
 from django.test import override_settings
 
 from netbox_authentik import checks
-from netbox_authentik.pipeline import AUTHENTIK_PIPELINE, LOAD_EXTRA_DATA, NETBOX_DEFAULT_PIPELINE, SYNC_GROUPS
+from netbox_authentik.pipeline import (
+    AUTHENTIK_PIPELINE,
+    LOAD_EXTRA_DATA,
+    NETBOX_DEFAULT_PIPELINE,
+    REFUSE_SECOND_IDENTITY,
+    REFUSE_USERNAME_COLLISION,
+    SYNC_GROUPS,
+)
 
 BACKEND = 'netbox_authentik.backends.AuthentikOIDCAuth'
 ENDPOINT = 'SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT'
@@ -295,24 +302,43 @@ def test_I001_protected_user_fields_with_groups():
 # -- W003, W004: the pipeline -------------------------------------------------------------------------
 
 
-def test_W003_custom_pipeline_without_sync_groups():
+def _lacks(source, step, consequence):
+    return ('netbox_authentik.W003', f"{source} lacks '{step}': {consequence}.")
+
+
+SECOND_IDENTITY = 'whoever is signed in to NetBox can attach another Authentik identity to their account'
+COLLISION = ("a first sign-in whose username a NetBox user already has gets a suffixed copy "
+             "('bob' becomes 'bob<16 hex>')")
+NOT_SYNCED = 'Authentik groups and superuser status are not synced'
+
+
+def test_W003_custom_pipeline_without_the_plugins_steps():
     custom = (*NETBOX_DEFAULT_PIPELINE, 'myproject.pipeline.add_groups')
     with override_settings(SOCIAL_AUTH_PIPELINE=custom):
         assert found() == [
-            ('netbox_authentik.W003', f"SOCIAL_AUTH_PIPELINE lacks '{SYNC_GROUPS}': Authentik groups and superuser "
-                                      'status are not synced.'),
+            _lacks('SOCIAL_AUTH_PIPELINE', REFUSE_SECOND_IDENTITY, SECOND_IDENTITY),
+            _lacks('SOCIAL_AUTH_PIPELINE', REFUSE_USERNAME_COLLISION, COLLISION),
+            _lacks('SOCIAL_AUTH_PIPELINE', SYNC_GROUPS, NOT_SYNCED),
         ]
-        assert checks.check_pipeline()[0].hint == (
+        assert checks.check_pipeline()[2].hint == (
             f"Add '{SYNC_GROUPS}' just before '{LOAD_EXTRA_DATA}', or remove SOCIAL_AUTH_PIPELINE from "
             "configuration.py to run the plugin's own pipeline.")
+        assert checks.check_pipeline()[1].hint.startswith(
+            f"Add '{REFUSE_USERNAME_COLLISION}' just before 'social_core.pipeline.user.get_username'")
+
+
+def test_W003_custom_pipeline_without_only_the_security_steps():
+    steps = [step for step in AUTHENTIK_PIPELINE if step not in (REFUSE_SECOND_IDENTITY, REFUSE_USERNAME_COLLISION)]
+    with override_settings(SOCIAL_AUTH_PIPELINE=steps):
+        assert found() == [
+            _lacks('SOCIAL_AUTH_PIPELINE', REFUSE_SECOND_IDENTITY, SECOND_IDENTITY),
+            _lacks('SOCIAL_AUTH_PIPELINE', REFUSE_USERNAME_COLLISION, COLLISION),
+        ]
 
 
 def test_W003_backend_pipeline_takes_precedence():
-    with override_settings(SOCIAL_AUTH_AUTHENTIK_PIPELINE=NETBOX_DEFAULT_PIPELINE[:-1]):
-        assert found() == [
-            ('netbox_authentik.W003', f"SOCIAL_AUTH_AUTHENTIK_PIPELINE lacks '{SYNC_GROUPS}': Authentik groups and "
-                                      'superuser status are not synced.'),
-        ]
+    with override_settings(SOCIAL_AUTH_AUTHENTIK_PIPELINE=AUTHENTIK_PIPELINE[:-3]):
+        assert found() == [_lacks('SOCIAL_AUTH_AUTHENTIK_PIPELINE', SYNC_GROUPS, NOT_SYNCED)]
     with override_settings(SOCIAL_AUTH_PIPELINE=('custom.step',), SOCIAL_AUTH_AUTHENTIK_PIPELINE=AUTHENTIK_PIPELINE):
         assert found() == []
 
@@ -430,7 +456,8 @@ def test_every_problem_is_a_warning_so_that_netbox_commands_run():
     with override_settings(SOCIAL_AUTH_AUTHENTIK_SECRET='', PLUGINS_CONFIG=broken_configuration.PLUGINS_CONFIG,
                            SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT=broken_configuration.SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT):
         messages = django_checks.run_checks(tags=['netbox_authentik'])
-    assert [message.id for message in messages] == [
+    # Django keeps its registered checks in a set: the order of the messages is not defined.
+    assert sorted(message.id for message in messages) == [
         'netbox_authentik.E004', 'netbox_authentik.E006', 'netbox_authentik.E009', 'netbox_authentik.E010',
         'netbox_authentik.E012',
     ]
