@@ -32,11 +32,11 @@ class NetBoxAuthentikConfig(PluginConfig):
 
     def ready(self):
         super().ready()
-        from . import checks, login_button
+        from . import login_button, startup
 
         login_button.install()
         # Not here and now: ready() runs before every management command, `netbox upgrade --help` included.
-        checks.log_at_server_start()
+        startup.log_at_server_start()
 
 
 def _defaults():

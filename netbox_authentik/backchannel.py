@@ -2,124 +2,27 @@
 
 Authentik POSTs a signed ``logout_token`` to /plugins/authentik/backchannel-logout/ when a person's
 Authentik session ends. The token names the person (``sub``) and/or their Authentik session (``sid``).
-This module checks the token; netbox_authentik/sessions.py finds and ends the matching NetBox sessions.
+tokens.py checks the token and sessions.py finds and ends the matching NetBox sessions: this module is
+the HTTP edge between them.
 """
 
-import hashlib
 import logging
-import time
 
-import jwt
 from django.contrib.auth.decorators import login_not_required
-from django.core.cache import cache
 from django.db import DatabaseError
 from django.http import HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from social_core.exceptions import AuthTokenError, MissingBackend, SocialAuthBaseException
-from social_django.utils import load_strategy
+from social_core.exceptions import MissingBackend, SocialAuthBaseException
 
-from .backends import CACHE_PREFIX, MalformedTokenError
 from .logsafe import safe
-from .sessions import BACKEND_NAME, end_authentik_sessions
+from .provider import authentik_backend
+from .sessions import end_authentik_sessions
+from .tokens import LogoutTokenError, claim_jti, validate_logout_token
 
 logger = logging.getLogger(__name__)
-
-BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
-# A logout_token is meant for immediate delivery; an older one is refused, and its jti is
-# remembered at least this long so that no replay can slip in between.
-LOGOUT_TOKEN_MAX_AGE = 600
-# Authentik's logout_tokens are well under 2 KB; anything far larger is refused unread.
-LOGOUT_TOKEN_MAX_LENGTH = 16 * 1024
-
-
-def authentik_backend(request, redirect_uri=None):
-    """Return the configured authentik backend for this request (raises MissingBackend if not configured)."""
-    return load_strategy(request).get_backend(BACKEND_NAME, redirect_uri=redirect_uri)
-
-
-# -- validating the logout_token ---------------------------------------------------------------------
-
-
-class LogoutTokenError(Exception):
-    """A logout_token NetBox refuses; the message names the rule it broke and is safe to send back."""
-
-
-def validate_logout_token(backend, logout_token):
-    """Return the claims of a logout_token that passes every rule of Back-Channel Logout 1.0, section 2.6."""
-    if not isinstance(logout_token, str) or not logout_token:
-        raise LogoutTokenError('logout_token is missing')
-    if len(logout_token) > LOGOUT_TOKEN_MAX_LENGTH:
-        raise LogoutTokenError(f'logout_token is longer than {LOGOUT_TOKEN_MAX_LENGTH} characters')
-    try:
-        token = backend.decrypt_id_token(logout_token)
-    except SocialAuthBaseException as error:
-        raise LogoutTokenError('logout_token could not be decrypted') from error
-    try:
-        # The same rules as for id_tokens: advertised algorithm only, Authentik's key, iss, aud, times.
-        claims, _algorithm = backend.decode_signed_jwt(token, ['iss', 'aud', 'iat', 'jti', 'events'])
-    except MalformedTokenError as error:
-        raise LogoutTokenError('logout_token is not a well-formed JWT') from error
-    except jwt.InvalidAlgorithmError as error:
-        raise LogoutTokenError(f'logout_token is signed with {error.args[0]!r}, which Authentik does not advertise') \
-            from error
-    except AuthTokenError as error:
-        raise LogoutTokenError('logout_token is signed with an unknown key') from error
-    except jwt.MissingRequiredClaimError as error:
-        raise LogoutTokenError(f'logout_token has no {error.claim} claim') from error
-    except jwt.InvalidSignatureError as error:
-        raise LogoutTokenError('logout_token signature is invalid') from error
-    except jwt.InvalidIssuerError as error:
-        raise LogoutTokenError('logout_token was not issued by this Authentik application') from error
-    except jwt.InvalidAudienceError as error:
-        raise LogoutTokenError('logout_token is not meant for this NetBox (aud)') from error
-    except jwt.ExpiredSignatureError as error:
-        raise LogoutTokenError('logout_token has expired') from error
-    except jwt.ImmatureSignatureError as error:
-        raise LogoutTokenError('logout_token is issued in the future (iat)') from error
-    except jwt.PyJWTError as error:
-        raise LogoutTokenError(f'logout_token is invalid: {type(error).__name__}') from error
-    _check_logout_claims(claims, backend.setting('JWT_LEEWAY', backend.JWT_LEEWAY))
-    return claims
-
-
-def _check_logout_claims(claims, leeway):
-    """The rules PyJWT does not know: age, event, subject or session, no nonce."""
-    issued_at = claims['iat']
-    if not isinstance(issued_at, int | float) or isinstance(issued_at, bool):
-        raise LogoutTokenError('logout_token iat claim is not a number')
-    if issued_at < time.time() - LOGOUT_TOKEN_MAX_AGE - leeway:
-        raise LogoutTokenError(f'logout_token is older than {LOGOUT_TOKEN_MAX_AGE} seconds (iat)')
-    events = claims['events']
-    if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_LOGOUT_EVENT), dict):
-        raise LogoutTokenError(f'logout_token events claim has no {BACKCHANNEL_LOGOUT_EVENT} event')
-    if not _non_empty_string(claims.get('sub')) and not _non_empty_string(claims.get('sid')):
-        raise LogoutTokenError('logout_token has neither a sub nor a sid claim')
-    for claim in ('sub', 'sid'):
-        if claim in claims and not _non_empty_string(claims[claim]):
-            raise LogoutTokenError(f'logout_token {claim} claim is not a string')
-    # An id_token carries a nonce; a logout_token must not, so one can never pass for the other.
-    if 'nonce' in claims:
-        raise LogoutTokenError('logout_token must not contain a nonce claim')
-    if not _non_empty_string(claims['jti']):
-        raise LogoutTokenError('logout_token jti claim is not a string')
-
-
-def _non_empty_string(value):
-    return isinstance(value, str) and bool(value)
-
-
-def claim_jti(claims):
-    """Remember a logout_token's jti; False when it was seen before (a replay). Shared by all workers."""
-    token_id = f"{claims['iss']} {claims['jti']}"
-    key = f'{CACHE_PREFIX}:logout-jti:{hashlib.sha256(token_id.encode()).hexdigest()}'
-    # cache.add is atomic in Redis: of two workers receiving the same token, only one wins.
-    return cache.add(key, 1, LOGOUT_TOKEN_MAX_AGE * 2)
-
-
-# -- the endpoint --------------------------------------------------------------------------------------
 
 
 def _error(status, error, description):

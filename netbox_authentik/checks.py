@@ -1,7 +1,7 @@
 """System checks: configuration problems, each named with its fix, never a crash.
 
 Django runs them for `netbox check`, `migrate` and `runserver`; gunicorn does not, so
-log_configuration_problems() also logs them, once per server process, at its first request.
+startup.py also logs them, once per server process, at its first request.
 Every id is listed in the README. The one check that reads the database runs only when Django
 passes it the 'default' database: `netbox check --database default`, and `migrate`.
 
@@ -19,17 +19,18 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
-from django.core.signals import request_started
 from django.db import Error as DatabaseError
 
 from . import pipeline
 from . import settings as plugin_settings
+from .provider import normalize_endpoint
+from .settings import backend_in_use, plugin_installed, remote_auth_backends
 
 logger = logging.getLogger(__name__)
 
 TAG = 'netbox_authentik'
 PLUGIN_NAME = plugin_settings.PLUGIN_NAME
-BACKEND = 'netbox_authentik.backends.AuthentikOIDCAuth'
+BACKEND = plugin_settings.BACKEND
 GENERIC_BACKEND = 'social_core.backends.open_id_connect.OpenIdConnectAuth'
 CONFIG = "PLUGINS_CONFIG['netbox_authentik']"
 ENDPOINT = 'SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT'
@@ -89,72 +90,7 @@ def breaks_sign_in(message):
     return bool(re.fullmatch(r'netbox_authentik\.E\d+', message.id or ''))
 
 
-LOG_AT_FIRST_REQUEST = 'netbox_authentik.log_configuration_problems'
-
-
-def log_at_server_start():
-    """Log the problems at this process's first request: servers handle requests, management commands do not.
-
-    ready() runs for every `netbox` command (`migrate`, `upgrade --help`, `shell`), which must stay
-    quiet; gunicorn, uWSGI, `runserver` and ASGI servers all send request_started. Under gunicorn
-    each worker process logs once.
-    """
-    request_started.connect(_log_once, dispatch_uid=LOG_AT_FIRST_REQUEST)
-
-
-def _log_once(**kwargs):
-    # disconnect() holds the signal's lock: of two concurrent first requests only one gets True.
-    if request_started.disconnect(dispatch_uid=LOG_AT_FIRST_REQUEST):
-        log_configuration_problems()
-
-
-def log_configuration_problems():
-    """Log each Warning once, with its hint: system checks do not run under gunicorn."""
-    try:
-        # No database here: apps may not be ready for queries while NetBox starts.
-        found = configuration_problems(databases=None)
-    except Exception as error:  # a broken configuration must never stop NetBox from starting
-        logger.warning('netbox_authentik could not check its configuration: %s', type(error).__name__)
-        return
-    _log(found)
-
-
-def log_backend_without_plugin():
-    """Log E002 when the backend is used without the plugin, whose ready() then never logs anything.
-
-    Meant for backends.py to call at import (social-auth imports it for the login page): without
-    'netbox_authentik' in PLUGINS nothing else of the plugin is loaded, and no check runs.
-    """
-    _log(check_plugin_installed())  # guarded: never raises
-
-
-def _log(found):
-    """Log Warnings (Info stays for `netbox check`), one line each with the hint; ERROR when sign-in cannot work."""
-    for message in found:
-        if message.level >= checks.WARNING:
-            level = logging.ERROR if breaks_sign_in(message) else logging.WARNING
-            logger.log(level, '%s: %s HINT: %s', message.id, message.msg, message.hint)
-
-
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def remote_auth_backends():
-    """REMOTE_AUTH_BACKEND as a list: NetBox accepts a string or a list."""
-    value = getattr(settings, 'REMOTE_AUTH_BACKEND', None)
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
-
-
-def plugin_installed():
-    """True when 'netbox_authentik' is in PLUGINS."""
-    return PLUGIN_NAME in getattr(settings, 'PLUGINS', [])
-
-
-def backend_in_use():
-    """True when REMOTE_AUTH_BACKEND names the Authentik backend."""
-    return BACKEND in remote_auth_backends()
 
 
 def _missing(value):
@@ -200,8 +136,6 @@ MISSING_GROUP_HINT = ('Create the group in NetBox (Admin > Authentication > Grou
 
 def endpoint_problems(endpoint, application_slug=None):
     """Return the problems with SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT (E005-E008, W001), as a pure function."""
-    from .backends import normalize_endpoint  # imported here: backends may import this module
-
     if _missing(endpoint):
         return [checks.Warning(
             f'{ENDPOINT} is missing or empty.',

@@ -5,7 +5,7 @@ import logging
 from django.contrib import messages
 from django.utils.translation import gettext as _
 
-from .checks import PLUGIN_NAME, plugin_installed
+from .settings import PLUGIN_NAME, plugin_installed
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.core.cache import cache
 from django.core.signing import BadSignature
 from django.http import HttpResponseRedirect
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
@@ -26,16 +26,13 @@ from social_django.models import UserSocialAuth
 from social_django.views import NAMESPACE as SOCIAL_NAMESPACE
 
 from . import settings as plugin_settings
-from .backchannel import BACKEND_NAME, BackchannelLogoutView, authentik_backend
 from .logsafe import safe
 from .metadata import cache_key
+from .provider import BACKEND_NAME, authentik_backend
 from .sessions import is_authentik_session
 
 logger = logging.getLogger(__name__)
 
-urlpatterns = [
-    path('backchannel-logout/', BackchannelLogoutView.as_view(), name='backchannel_logout'),
-]
 
 
 # -- RP-initiated logout ---------------------------------------------------------------------------------

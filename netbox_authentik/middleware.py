@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.http import JsonResponse
 from django.shortcuts import redirect
 
-from .backends import AuthentikError
+from .errors import AuthentikError
 
 
 class AuthentikErrorMiddleware:

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from social_core.utils import module_member, slugify
 
 from . import settings as plugin_settings
+from .errors import AuthentikError
 from .groups import clean_groups_claim, plan_groups
 from .logsafe import safe, safe_names
 
@@ -80,7 +81,6 @@ def refuse_second_identity(backend, user=None, social=None, *args, **kwargs):
     """
     if user is None or social is not None:
         return
-    from .backends import AuthentikError
     from .linking import other_identity
 
     other = other_identity(user, backend.name)
@@ -116,7 +116,6 @@ def refuse_username_collision(strategy, backend, details, user=None, *args, **kw
     mode = plugin_settings.get('username_collision')
     if existing == wanted and mode == 'suffix':
         return  # social-core's get_username adds its suffix
-    from .backends import AuthentikError
 
     uid = kwargs.get('uid')
     if existing == wanted:

@@ -28,11 +28,11 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from social_django.models import UserSocialAuth
 
-from .backends import CACHE_PREFIX
+from .metadata import CACHE_PREFIX
+from .settings import BACKEND_NAME
 
 logger = logging.getLogger(__name__)
 
-BACKEND_NAME = 'authentik'
 # Authentik's session id (id_token `sid`), kept in the NetBox session it opened.
 SESSION_SID_KEY = 'netbox_authentik_sid'
 # When the Authentik sign-in opened this NetBox session (seconds since the epoch).

@@ -116,3 +116,28 @@ def problems(config=None):
             choices = ', '.join(repr(c) for c in spec.choices)
             found.append((name, f"'{name}' is {value!r}; choose one of {choices}."))
     return found
+
+
+# -- NetBox settings the plugin depends on ---------------------------------------------------------
+
+BACKEND = 'netbox_authentik.backends.AuthentikOIDCAuth'
+# The backend's social-core name: /oauth/login/authentik/, and the provider of its identity links.
+BACKEND_NAME = 'authentik'
+
+
+def remote_auth_backends():
+    """REMOTE_AUTH_BACKEND as a list: NetBox accepts a string or a list."""
+    value = getattr(settings, 'REMOTE_AUTH_BACKEND', None)
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def plugin_installed():
+    """True when 'netbox_authentik' is in PLUGINS."""
+    return PLUGIN_NAME in getattr(settings, 'PLUGINS', [])
+
+
+def backend_in_use():
+    """True when REMOTE_AUTH_BACKEND names the Authentik backend."""
+    return BACKEND in remote_auth_backends()

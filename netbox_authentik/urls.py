@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import backchannel, views
 
 # Links between NetBox users and Authentik identities (netbox_authentik/views.py).
 urlpatterns = [
@@ -14,7 +14,5 @@ urlpatterns = [
     path('associations/<int:pk>/delete/', views.AssociationDeleteView.as_view(), name='association_delete'),
 ]
 
-# Back-channel logout: /plugins/authentik/backchannel-logout/ (netbox_authentik/logout.py).
-from .logout import urlpatterns as logout_urlpatterns  # noqa: E402
-
-urlpatterns += logout_urlpatterns
+# OpenID Connect back-channel logout (netbox_authentik/backchannel.py).
+urlpatterns.append(path('backchannel-logout/', backchannel.BackchannelLogoutView.as_view(), name='backchannel_logout'))

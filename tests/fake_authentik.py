@@ -38,6 +38,10 @@ _EC_KEYS = {
     'ES512': ec.generate_private_key(ec.SECP521R1()),
 }
 
+# The modules that log a sign-in's failures (one logger per module, under 'netbox_authentik').
+SIGN_IN_LOGGERS = frozenset({'netbox_authentik.backends', 'netbox_authentik.provider', 'netbox_authentik.tokens',
+                             'netbox_authentik.claims'})
+
 
 def public_jwk(private_key, kid, alg):
     """Return the public JWK (dict) of a private key, as Authentik's JWKS lists it."""

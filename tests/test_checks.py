@@ -6,7 +6,7 @@ from django.core import checks as django_checks
 from django.db import OperationalError
 from django.test import override_settings
 
-from netbox_authentik import checks
+from netbox_authentik import checks, startup
 from netbox_authentik.pipeline import (
     AUTHENTIK_PIPELINE,
     LOAD_EXTRA_DATA,
@@ -412,8 +412,8 @@ def test_W006_a_crashing_check_becomes_a_warning(monkeypatch):
 def test_start_up_logs_errors_and_warnings_but_not_info(caplog):
     with override_settings(SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT='http://authentik.example.com/application/o/token/',
                            SOCIAL_AUTH_PROTECTED_USER_FIELDS=['groups']):
-        with caplog.at_level('INFO', logger='netbox_authentik.checks'):
-            checks.log_configuration_problems()
+        with caplog.at_level('INFO', logger='netbox_authentik.startup'):
+            startup.log_configuration_problems()
     assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
         ('ERROR', f"netbox_authentik.E007: {ENDPOINT} points at Authentik's shared /application/o/token/ endpoint, "
                   "not at the application's issuer. HINT: Use the application's issuer, "
@@ -430,7 +430,7 @@ def test_start_up_does_not_query_the_database(monkeypatch, caplog):
     queried = []
     monkeypatch.setattr(checks, 'missing_netbox_groups', queried.append)
     with plugin_config(group_map={'authentik Admins': 'Admins'}), caplog.at_level('INFO', logger='netbox_authentik'):
-        checks.log_configuration_problems()
+        startup.log_configuration_problems()
     assert queried == []
     assert caplog.records == []
 
@@ -440,7 +440,7 @@ def test_problems_are_logged_once_at_the_first_request_not_at_start_up(caplog):
     from django.core.signals import request_started
 
     with plugin_config(grup_map={}), caplog.at_level('INFO', logger='netbox_authentik'):
-        checks.log_at_server_start()
+        startup.log_at_server_start()
         assert caplog.records == []  # ready() ran: a management command logs nothing
         request_started.send(sender=None)
         request_started.send(sender=None)
@@ -467,11 +467,11 @@ def test_every_problem_is_a_warning_so_that_netbox_commands_run():
 
 
 def test_backend_without_plugin_is_logged_where_the_backend_is_imported(caplog):
-    with caplog.at_level('INFO', logger='netbox_authentik.checks'):
-        checks.log_backend_without_plugin()
+    with caplog.at_level('INFO', logger='netbox_authentik.startup'):
+        startup.log_backend_without_plugin()
         assert caplog.records == []
         with override_settings(PLUGINS=[]):
-            checks.log_backend_without_plugin()
+            startup.log_backend_without_plugin()
     assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
         ('ERROR', "netbox_authentik.E002: REMOTE_AUTH_BACKEND names the Authentik backend but 'netbox_authentik' is "
                   "not in PLUGINS. HINT: Add 'netbox_authentik' to PLUGINS in configuration.py. Until then the backend "

@@ -23,6 +23,7 @@ from tests.fake_authentik import (
     ISSUER,
     JWKS_URL,
     NETBOX_SSO_FAILED,
+    SIGN_IN_LOGGERS,
     SLUG,
     TOKEN_URL,
     FakeAuthentik,
@@ -82,7 +83,7 @@ def assert_rejected(client, response, message=NETBOX_SSO_FAILED):
 
 def backend_lines(log):
     """What the backend logged: the reason for a rejection, which the person never sees (NetBox shows a generic one)."""
-    return [record.getMessage() for record in log.records if record.name == 'netbox_authentik.backends']
+    return [record.getMessage() for record in log.records if record.name in SIGN_IN_LOGGERS]
 
 
 # -- accepted ------------------------------------------------------------------------------------------
@@ -508,7 +509,7 @@ def test_token_endpoint_refusal_is_told_apart_by_its_oauth_error_code_not_its_st
 
     assert_rejected(client, response, message)
     error_lines = [record.getMessage() for record in log.records
-                   if record.name == 'netbox_authentik.backends' and record.levelno == logging.ERROR]
+                   if record.name in SIGN_IN_LOGGERS and record.levelno == logging.ERROR]
     assert (CHECK_CLIENT_SETTINGS in error_lines) == (oauth_error == 'invalid_client')
 
 

@@ -20,11 +20,12 @@ import pytest
 import requests
 import responses
 
-from netbox_authentik import backends, metadata
+from netbox_authentik import metadata, provider
 from tests.fake_authentik import (
     AUTHORIZE_URL,
     DISCOVERY_URL,
     JWKS_URL,
+    SIGN_IN_LOGGERS,
     TOKEN_URL,
     FakeAuthentik,
     authentik_claims,
@@ -68,7 +69,7 @@ def requested_urls(mock, since=0):
 
 
 def backend_lines(log):
-    return [record.getMessage() for record in log.records if record.name == 'netbox_authentik.backends']
+    return [record.getMessage() for record in log.records if record.name in SIGN_IN_LOGGERS]
 
 
 # -- the metadata cache --------------------------------------------------------------------------------
@@ -145,7 +146,7 @@ def test_rotated_keys_are_refetched_once_then_served_from_the_cache(client, auth
 
 def test_flood_of_unknown_key_ids_refetches_jwks_at_most_once_per_interval(client, authentik, mock, log,
                                                                            monkeypatch):
-    monkeypatch.setattr(backends, 'METADATA_REFRESH_INTERVAL', 3600)  # the flood never outlasts it, however slow
+    monkeypatch.setattr(provider, 'METADATA_REFRESH_INTERVAL', 3600)  # the flood never outlasts it, however slow
     assert_signed_in(sign_in(client, authentik))
     client.logout()
     forger = rsa_private_key()

@@ -12,10 +12,11 @@ import uuid
 import jwt
 import pytest
 
-from netbox_authentik import backends, metadata
+from netbox_authentik import metadata, provider
 from tests.fake_authentik import (
     DISCOVERY_URL,
     JWKS_URL,
+    SIGN_IN_LOGGERS,
     FakeAuthentik,
     authentik_claims,
     begin_sign_in,
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def refresh_interval_outlasts_the_test(monkeypatch):
     """At most one refresh per test, however slowly the machine runs it (the cache is cleared between tests)."""
-    monkeypatch.setattr(backends, 'METADATA_REFRESH_INTERVAL', 3600)
+    monkeypatch.setattr(provider, 'METADATA_REFRESH_INTERVAL', 3600)
 
 
 @pytest.fixture
@@ -64,7 +65,7 @@ def fetches(mock):
 
 
 def backend_lines(log):
-    return [record.getMessage() for record in log.records if record.name == 'netbox_authentik.backends']
+    return [record.getMessage() for record in log.records if record.name in SIGN_IN_LOGGERS]
 
 
 # -- a genuine change is picked up at the next sign-in -----------------------------------------------------
