@@ -1,0 +1,88 @@
+"""Diagnostics that need no Authentik: the system checks, the URIs to register, NetBox's groups."""
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import checks as django_checks
+from django.db import Error as DatabaseError
+
+from .. import checks
+from .. import settings as plugin_settings
+from .findings import Finding, error, ok, warning
+
+PLACEHOLDER_ORIGIN = 'https://<netbox-host>'
+
+
+def configuration_findings():
+    """The plugin's system checks (without the database one: netbox_groups covers it), one finding each."""
+    problems = checks.configuration_problems(databases=None)
+    if not problems:
+        return [ok('configuration', "configuration.py passes the plugin's system checks.")]
+    return [Finding(problem.id, configuration_status(problem), problem.msg, problem.hint or '')
+            for problem in problems]
+
+
+def configuration_status(problem):
+    """'error' for what stops sign-in (an E id, reported to Django as a Warning so NetBox still starts)."""
+    if checks.breaks_sign_in(problem) or problem.level >= django_checks.ERROR:
+        return 'error'
+    return 'warning' if problem.level >= django_checks.WARNING else 'info'
+
+
+def netbox_origin(base_url, http):
+    """Return scheme://host NetBox is reached at, or None when it cannot be known."""
+    if base_url:
+        try:
+            parts = urlsplit(base_url.strip())
+            valid = parts.scheme in ('http', 'https') and parts.hostname
+        except ValueError:
+            valid = False
+        base_path = '/' + settings.BASE_PATH.strip('/')
+        if not valid or parts.path.rstrip('/') not in ('', base_path.rstrip('/')) or parts.query:
+            raise ValueError(f'--base-url {base_url!r}: give the scheme and host, e.g. https://netbox.example.com.')
+        return f'{parts.scheme}://{parts.netloc}'
+    hosts = list(getattr(settings, 'ALLOWED_HOSTS', []) or [])
+    host = hosts[0] if hosts else ''
+    if not host or '*' in host or host.startswith('.'):
+        return None
+    return f"{'http' if http else 'https'}://{host}"
+
+
+def registration_findings(origin):
+    """The redirect, post-logout and back-channel logout URIs to register on the Authentik provider."""
+    found = []
+    if origin is None:
+        found.append(warning('netbox_url', "NetBox's address is unknown: ALLOWED_HOSTS[0] is not a host name.",
+                             'Pass --base-url https://netbox.example.com to print the exact URIs.'))
+    root = f'{origin or PLACEHOLDER_ORIGIN}/{settings.BASE_PATH}'
+    post_logout = plugin_settings.get('post_logout_redirect_uri') or f'{root}login/'
+    found += [
+        Finding('redirect_uri', 'info', f'{root}oauth/complete/authentik/',
+                'Register it on the Authentik provider as a Strict redirect URI (Authorization).'),
+        Finding('post_logout_redirect_uri', 'info', post_logout,
+                'Register it on the provider as a redirect URI of type Post Logout (used from Authentik 2026.5).'),
+        Finding('backchannel_logout_uri', 'info', f'{root}plugins/authentik/backchannel-logout/',
+                "Set it as the provider's Back-Channel Logout URI (Authentik 2025.8+, preview)."),
+    ]
+    return found
+
+
+def netbox_groups_finding():
+    """The NetBox groups that group_map names must exist, unless the plugin creates them."""
+    if plugin_settings.get('group_sync') == 'off':
+        return ok('netbox_groups', 'group_sync is off: group_map is not used.')
+    names = checks.group_map_netbox_groups(plugin_settings.get('group_map'))
+    if not names:
+        return ok('netbox_groups', 'group_map maps no NetBox groups.')
+    if plugin_settings.get('auto_create_groups'):
+        return ok('netbox_groups', 'auto_create_groups is on: missing NetBox groups are created at sign-in.')
+    try:
+        missing = checks.missing_netbox_groups(names)
+    except DatabaseError as failure:
+        return error('netbox_groups', f'Could not read the NetBox groups: {type(failure).__name__}.',
+                     'Check the database settings and run `netbox migrate`.')
+    if missing:
+        return warning('netbox_groups',
+                       f'group_map names NetBox groups that do not exist: {checks.quote_names(missing)}.',
+                       checks.MISSING_GROUP_HINT)
+    return ok('netbox_groups', f'The {len(names)} NetBox group(s) named in group_map exist.')
