@@ -1,28 +1,14 @@
 """`netbox authentik_link`: link existing NetBox users to Authentik identities, one by one or from a CSV file."""
 
 import csv
-from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 from social_django.models import UserSocialAuth
 
-from netbox_authentik import linking
+from netbox_authentik import link_plans, linking
 
 MATCH_MODES = {'username': 'username', 'email': 'email'}
-
-
-@dataclass
-class Row:
-    """One line of a CSV file, with what is wrong with it."""
-
-    line: int
-    values: dict
-    problems: list = field(default_factory=list)
-
-    def get(self, name):
-        return (self.values.get(name) or '').strip()
 
 
 class Command(BaseCommand):
@@ -65,8 +51,8 @@ class Command(BaseCommand):
         if modes[0] == '--user/--uid':
             if not (user and uid):
                 raise CommandError('--user and --uid go together.')
-            self.link_rows([Row(0, {'username': user, 'uid': uid, 'provider': provider})], provider, source=None,
-                           allow_second_identity=allow_second_identity)
+            row = link_plans.Row(0, {'username': user, 'uid': uid, 'provider': provider})
+            self.link_rows([row], provider, source=None, allow_second_identity=allow_second_identity)
         elif csv_file:
             self.link_rows(read_csv(csv_file, required=('username', 'uid')), provider, source=csv_file,
                            allow_second_identity=allow_second_identity)
@@ -80,37 +66,7 @@ class Command(BaseCommand):
 
     def link_rows(self, rows, default_provider, source, allow_second_identity=False):
         """Check every row, then link them all in one transaction, or none."""
-        users = _users_by_username({row.get('username') for row in rows})
-        line_of_user, line_of_identity = {}, {}
-        new_links, unchanged = [], []
-        for row in rows:
-            username, uid, provider = row.get('username'), row.get('uid'), row.get('provider') or default_provider
-            user = users.get(username)
-            if not username:
-                row.problems.append('username is empty')
-            elif user is None:
-                row.problems.append(f"no NetBox user '{username}'")
-            elif username in line_of_user:
-                row.problems.append(f"NetBox user '{username}' is also on line {line_of_user[username]}")
-            line_of_user.setdefault(username, row.line)
-            row.problems.extend(_uid_problems(uid, provider))
-            if (provider, uid) in line_of_identity:
-                row.problems.append(f'{provider} uid {uid} is also on line {line_of_identity[provider, uid]}')
-            line_of_identity.setdefault((provider, uid), row.line)
-            if row.problems:
-                continue
-            existing = linking.existing_link(provider, uid)
-            if existing is None:
-                problems = linking.link_problems(linking.SERVER_OPERATOR, user, provider, uid,
-                                                 allow_second_identity=allow_second_identity)
-                if problems.get('user'):
-                    row.problems.append(problems['user'].rstrip('.') + '; --allow-second-identity links it anyway')
-                    continue
-                new_links.append(UserSocialAuth(user=user, provider=provider, uid=uid))
-            elif existing.user_id == user.pk:
-                unchanged.append(existing)
-            else:
-                row.problems.append(f"{provider} uid {uid} is already linked to NetBox user '{existing.user}'")
+        new_links, unchanged = link_plans.plan_links(rows, default_provider, allow_second_identity)
         self.stop_on_problems(rows, source, 'linked')
         self.create(new_links)
         for link in new_links:
@@ -128,48 +84,18 @@ class Command(BaseCommand):
 
     def match_identities(self, rows, mode, provider, apply, source):
         """Plan one link per identity that matches exactly one unlinked NetBox user; write it with --apply."""
-        first_line_of = {}
-        for row in rows:
-            uid = row.get('uid')
-            row.problems.extend(_uid_problems(uid, provider))
-            if uid in first_line_of:
-                row.problems.append(f'uid {uid} is also on line {first_line_of[uid]}')
-            first_line_of.setdefault(uid, row.line)
+        link_plans.check_identity_rows(rows, provider)
         self.stop_on_problems(rows, source, 'planned')
-
-        plan = {}  # line -> (row, user or None, reason)
-        lines_by_user = {}
-        for row in rows:
-            uid = row.get('uid')
-            existing = linking.existing_link(provider, uid)
-            if existing is not None:
-                plan[row.line] = (row, None, f"already linked to NetBox user '{existing.user}'")
-                continue
-            found = linking.match_existing_user(mode, provider, username=row.get('username'),
-                                                email=row.get('email'), email_verified=True)
-            if found.user is None:
-                plan[row.line] = (row, None, found.refusal or f'no NetBox user with this {mode}')
-                continue
-            plan[row.line] = (row, found.user, '')
-            lines_by_user.setdefault(found.user.pk, []).append(row.line)
-        for lines in lines_by_user.values():
-            if len(lines) > 1:
-                for line in lines:
-                    row, user, _reason = plan[line]
-                    others = ', '.join(str(other) for other in lines if other != line)
-                    plan[line] = (row, None, f"NetBox user '{user}' also matches line(s) {others}")
-
         to_link = []
-        for line in sorted(plan):
-            row, user, reason = plan[line]
-            who = row.get(mode) or row.get('uid')
+        for proposal in link_plans.plan_matches(rows, mode, provider):
+            row, user = proposal.row, proposal.user
             if user is not None:
                 to_link.append(UserSocialAuth(user=user, provider=provider, uid=row.get('uid')))
-                self.stdout.write(f"line {line}: link NetBox user '{user}' to {provider} identity {row.get('uid')} "
-                                  f'(same {mode})')
+                self.stdout.write(f"line {row.line}: link NetBox user '{user}' to {provider} identity "
+                                  f"{row.get('uid')} (same {mode})")
             else:
-                self.stdout.write(f'line {line}: skip {who}: {reason}')
-        skipped = len(plan) - len(to_link)
+                self.stdout.write(f"line {row.line}: skip {row.get(mode) or row.get('uid')}: {proposal.reason}")
+        skipped = len(rows) - len(to_link)
         self.stdout.write(f'{len(to_link)} link(s) proposed; {skipped} skipped.')
         if not apply:
             self.stdout.write(self.style.WARNING('Dry run: nothing was written. Run again with --apply to link.'))
@@ -215,26 +141,10 @@ def read_csv(path, required, optional=('provider',)):
             reader.fieldnames = header
             rows = []
             for values in reader:
-                rows.append(Row(reader.line_num, values))
+                rows.append(link_plans.Row(reader.line_num, values))
     except OSError as error:
         raise CommandError(f'{path}: {error.strerror}') from error
     except (UnicodeDecodeError, csv.Error) as error:
         raise CommandError(f'{path}: not a UTF-8 CSV file ({error})') from error
     return rows
 
-
-def _users_by_username(usernames):
-    return {user.username: user for user in get_user_model().objects.filter(username__in=usernames)}
-
-
-def _uid_problems(uid, provider):
-    problems = []
-    if not uid:
-        problems.append('uid is empty')
-    elif len(uid) > linking.uid_max_length():
-        problems.append(f'uid is longer than {linking.uid_max_length()} characters')
-    if not provider:
-        problems.append('provider is empty')
-    elif len(provider) > linking.provider_max_length():
-        problems.append(f'provider is longer than {linking.provider_max_length()} characters')
-    return problems
