@@ -112,10 +112,10 @@ class Preview:
     """What the effective rules would do to one linked user at their next sign-in, from their last-seen groups."""
 
     authentik_groups: tuple | None
-    current_groups: frozenset
+    current_groups: tuple
     is_superuser: bool
-    add: frozenset = frozenset()
-    remove: frozenset = frozenset()
+    add: tuple = ()
+    remove: tuple = ()
     superuser: bool | None = None
     claim_missing: bool = False
 
@@ -139,11 +139,11 @@ def preview(association, config=None):
     existing = set(Group.objects.filter(name__in=plan.add).values_list('name', flat=True)) | plan.create
     return Preview(
         authentik_groups=None if authentik_groups is None else tuple(authentik_groups),
-        current_groups=current,
+        current_groups=tuple(sorted(current)),
         is_superuser=user.is_superuser,
         # The sync adds only groups that exist (or that it creates); others are logged as missing.
-        add=frozenset(plan.add & existing),
-        remove=plan.remove,
+        add=tuple(sorted(plan.add & existing)),
+        remove=tuple(sorted(plan.remove)),
         superuser=plan.superuser,
         claim_missing=plan.claim_missing,
     )
