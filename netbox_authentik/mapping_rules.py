@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
@@ -179,10 +179,20 @@ def describe(rule):
 
 def rule_findings():
     """The effective rules, one finding each, and warnings for rules that cannot do what they say."""
+    try:
+        return _rule_findings()
+    except DatabaseError as failure:
+        return [RuleFinding(CHECK, 'error', f'Could not read the group mapping rules: {type(failure).__name__}.',
+                            'Check the database settings and run `netbox migrate`.')]
+
+
+def _rule_findings():
     from users.models import Group
 
     config = configuration()
     rules = effective_rules(config)
+    existing = set(Group.objects.filter(name__in={name for rule in rules for name in rule.netbox_groups})
+                   .values_list('name', flat=True))
     if config['group_sync'] == 'off':
         sync_note = ' group_sync is off: only superuser status is applied.'
     else:
@@ -191,8 +201,6 @@ def rule_findings():
         return [RuleFinding(CHECK, 'ok', f'No group mapping rules (configuration or NetBox).{sync_note}')]
     findings = [RuleFinding(CHECK, 'ok', f'{len(rules)} effective rule(s).{sync_note}')]
     findings += [RuleFinding(CHECK, 'ok', describe(rule)) for rule in rules]
-    named = {name for rule in rules for name in rule.netbox_groups}
-    existing = set(Group.objects.filter(name__in=named).values_list('name', flat=True))
     for rule in rules:
         if rule.source == DATABASE and not rule.netbox_groups and not rule.superuser:
             findings.append(RuleFinding(

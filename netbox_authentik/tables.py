@@ -3,6 +3,7 @@
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, columns
 from social_django.models import UserSocialAuth
@@ -143,7 +144,7 @@ class EffectiveRuleTable(tables.Table):
 
     def render_netbox_groups(self, record):
         if not record.netbox_groups:
-            return format_html('<span class="text-muted">&mdash;</span>')
+            return mark_safe('<span class="text-muted">&mdash;</span>')
         return format_html_join(', ', '{}', (
             (name if name in self.existing_groups else format_html(
                 '{} <span class="badge text-bg-warning">{}</span>', name, _('does not exist')),)

@@ -13,7 +13,7 @@ from django.core import checks as django_checks
 from django.core.management.base import BaseCommand, CommandError
 from django.db import Error as DatabaseError
 
-from netbox_authentik import checks, metadata
+from netbox_authentik import checks, mapping_rules, metadata
 from netbox_authentik import settings as plugin_settings
 from netbox_authentik.backends import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, WELL_KNOWN, normalize_endpoint
 
@@ -84,6 +84,7 @@ class Command(BaseCommand):
         findings += authentik_findings()
         findings += metadata_cache_findings(refresh)
         findings.append(netbox_groups_finding())
+        findings += [Finding(*finding) for finding in mapping_rules.rule_findings()]
         if as_json:
             self.stdout.write(json.dumps([finding._asdict() for finding in findings], indent=2, ensure_ascii=False))
         else:
