@@ -352,3 +352,33 @@ def test_graphql_lists_rules(client, groups):
     assert response.status_code == 200, response.content
     assert response.json()['data']['authentik_group_mapping_list'] == [
         {'authentik_group': 'ops-*', 'superuser': True, 'netbox_groups': [{'name': 'Ops'}]}]
+
+
+# -- the second line: GroupMapping's queryset refuses the save even without the forms' and API's check ----------
+
+@pytest.fixture
+def checks_off(monkeypatch):
+    """The friendly checks in the forms and the serializer gone: only NetBox's queryset check remains."""
+    monkeypatch.setattr('netbox_authentik.forms.rule_authority_problem', lambda *args: '')
+    monkeypatch.setattr('netbox_authentik.api.serializers.rule_authority_problem', lambda *args: '')
+
+
+def test_queryset_alone_refuses_the_add_page_import_and_bulk_edit(client, groups, checks_off):
+    own = rule('ops', groups['Ops'])
+    operator(client, groups_in=[groups['Ops']])
+    page = text(client.post(f'{LIST_URL}add/', {'authentik_group': 'mine', 'superuser': 'on', 'enabled': 'on'}))
+    assert 'permission' in page.lower()
+    client.post(f'{LIST_URL}import/', {'data': 'authentik_group,netbox_groups\nmine,Admins\n', 'format': 'csv',
+                                       'csv_delimiter': ','})
+    client.post(f'{LIST_URL}edit/', {'pk': [own.pk], '_apply': '1', 'superuser': 'true'})
+    assert set(GroupMapping.objects.values_list('authentik_group', 'superuser')) == {('ops', False)}
+    assert list(own.netbox_groups.values_list('name', flat=True)) == ['Ops']
+
+
+def test_queryset_alone_refuses_the_api(client, groups, checks_off):
+    user = User.objects.create_user('mallory')
+    grant(user, 'netbox_authentik.groupmapping', ['view', 'add', 'change'])
+    response = client.post(API_URL, {'authentik_group': 'mine', 'superuser': True}, content_type='application/json',
+                           **token_header(user))
+    assert response.status_code == 403
+    assert not GroupMapping.objects.exists()
