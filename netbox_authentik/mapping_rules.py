@@ -17,7 +17,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from . import settings as plugin_settings
-from .groups import DATABASE, MappingRule, configuration_rules, glob_problem, is_glob, plan_groups
+from .groups import DATABASE, MappingRule, RuleIndex, configuration_rules, glob_problem, is_glob, plan_groups
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +114,8 @@ class Preview:
     authentik_groups: tuple | None
     current_groups: tuple
     is_superuser: bool
+    # The Authentik groups some effective rule matches: those the rules act on.
+    matched_groups: tuple = ()
     add: tuple = ()
     remove: tuple = ()
     superuser: bool | None = None
@@ -137,7 +139,9 @@ def preview(association, config=None):
     plan = plan_groups(authentik_groups, current, config, default_groups=settings.REMOTE_AUTH_DEFAULT_GROUPS,
                        max_name_length=Group._meta.get_field('name').max_length)
     existing = set(Group.objects.filter(name__in=plan.add).values_list('name', flat=True)) | plan.create
+    index = RuleIndex(effective_rules(config))
     return Preview(
+        matched_groups=tuple(name for name in authentik_groups or () if index.matching(name)),
         authentik_groups=None if authentik_groups is None else tuple(authentik_groups),
         current_groups=tuple(sorted(current)),
         is_superuser=user.is_superuser,
