@@ -32,7 +32,7 @@ class NetBoxAuthentikConfig(PluginConfig):
 
     def ready(self):
         super().ready()
-        from . import login_button, startup
+        from . import login_button, mapping_rules, startup  # noqa: F401 (mapping_rules: its signal receivers)
 
         login_button.install()
         # Not here and now: ready() runs before every management command, `netbox upgrade --help` included.

@@ -1,14 +1,17 @@
-"""Filters for the association list and the REST API. extra_data is deliberately not filterable."""
+"""Filters for the association and group mapping lists and the REST API. extra_data is deliberately not filterable."""
 
 import django_filters
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _
-from netbox.filtersets import BaseFilterSet
+from netbox.filtersets import BaseFilterSet, NetBoxModelFilterSet
 from social_django.models import UserSocialAuth
+from users.models import Group
 from utilities.filtersets import register_filterset
 
-__all__ = ('AssociationFilterSet',)
+from .models import GroupMapping
+
+__all__ = ('AssociationFilterSet', 'GroupMappingFilterSet')
 
 
 @register_filterset
@@ -54,3 +57,32 @@ class AssociationFilterSet(BaseFilterSet):
         others = Exists(UserSocialAuth.objects.filter(user=OuterRef('user'), provider=OuterRef('provider'))
                         .exclude(pk=OuterRef('pk')))
         return queryset.filter(others) if value else queryset.exclude(others)
+
+
+@register_filterset
+class GroupMappingFilterSet(NetBoxModelFilterSet):
+    """Quick search, Authentik group, NetBox group, superuser, enabled, glob, tags and custom fields."""
+
+    netbox_group_id = django_filters.ModelMultipleChoiceFilter(
+        field_name='netbox_groups', queryset=Group.objects.all(), label=_('NetBox group (ID)'))
+    netbox_group = django_filters.ModelMultipleChoiceFilter(
+        field_name='netbox_groups__name', queryset=Group.objects.all(), to_field_name='name',
+        label=_('NetBox group (name)'))
+    glob = django_filters.BooleanFilter(method='filter_glob', label=_('Is a glob'))
+
+    class Meta:
+        model = GroupMapping
+        fields = ('id', 'authentik_group', 'superuser', 'enabled', 'description')
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(authentik_group__icontains=value) | Q(description__icontains=value)
+            | Q(netbox_groups__name__icontains=value)
+        ).distinct()
+
+    def filter_glob(self, queryset, name, value):
+        globs = Q(authentik_group__contains='*') | Q(authentik_group__contains='?') | Q(authentik_group__contains='[')
+        return queryset.filter(globs) if value else queryset.exclude(globs)

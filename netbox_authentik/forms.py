@@ -1,18 +1,38 @@
-"""Forms of the association pages: link a NetBox user to an Authentik identity, and filter the list."""
+"""Forms of the association pages (link a NetBox user to an Authentik identity) and of the group mapping rules."""
 
 from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
-from netbox.forms import NetBoxModelFilterSetForm
+from netbox.context import current_request
+from netbox.forms import (
+    NetBoxModelBulkEditForm,
+    NetBoxModelFilterSetForm,
+    NetBoxModelForm,
+    NetBoxModelImportForm,
+)
 from social_django.models import UserSocialAuth
+from users.models import Group
 from utilities.forms import BOOLEAN_WITH_BLANK_CHOICES
-from utilities.forms.fields import DynamicModelChoiceField, DynamicModelMultipleChoiceField
+from utilities.forms.fields import (
+    CSVModelMultipleChoiceField,
+    DynamicModelChoiceField,
+    DynamicModelMultipleChoiceField,
+    TagFilterField,
+)
 from utilities.forms.rendering import FieldSet
-from utilities.forms.widgets import DateTimePicker
+from utilities.forms.widgets import BulkEditNullBooleanSelect, DateTimePicker
 
 from . import linking
+from .models import GroupMapping, rule_authority_problem
 
-__all__ = ('AssociationFilterForm', 'AssociationForm')
+__all__ = (
+    'AssociationFilterForm',
+    'AssociationForm',
+    'GroupMappingBulkEditForm',
+    'GroupMappingFilterForm',
+    'GroupMappingForm',
+    'GroupMappingImportForm',
+)
 
 
 class AssociationForm(forms.ModelForm):
@@ -88,3 +108,132 @@ class AssociationFilterForm(NetBoxModelFilterSetForm):
         required=False, label=_('User has several identities'), widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES))
     created__after = forms.DateTimeField(required=False, label=_('Created after'), widget=DateTimePicker())
     created__before = forms.DateTimeField(required=False, label=_('Created before'), widget=DateTimePicker())
+
+
+# -- group mapping rules ------------------------------------------------------------------------------------
+
+def _acting_user():
+    """The person submitting the form: NetBox keeps the request of every page view in current_request."""
+    request = current_request.get()
+    return getattr(request, 'user', None)
+
+
+class GroupMappingAuthorityMixin:
+    """Refuse, with a message, a rule the person submitting may not write (models.rule_authority_problem).
+
+    The views enforce the same rule again through GroupMapping's queryset, whatever the form.
+    """
+
+    def check_authority(self, superuser, netbox_groups):
+        actor = _acting_user()
+        if actor is None:
+            return  # no page request (a shell, a script): the views' queryset check still applies to pages
+        if problem := rule_authority_problem(actor, superuser, netbox_groups):
+            raise forms.ValidationError(problem)
+
+
+class GroupMappingForm(GroupMappingAuthorityMixin, NetBoxModelForm):
+    """Add or edit one rule."""
+
+    netbox_groups = DynamicModelMultipleChoiceField(
+        queryset=Group.objects.all(), required=False, label=_('NetBox groups'),
+        help_text=_('Members of the Authentik group are put in these NetBox groups.'),
+    )
+
+    fieldsets = (
+        FieldSet('authentik_group', 'netbox_groups', 'superuser', 'enabled', 'description', 'tags',
+                 name=_('Group mapping rule')),
+    )
+
+    class Meta:
+        model = GroupMapping
+        fields = ('authentik_group', 'netbox_groups', 'superuser', 'enabled', 'description', 'tags')
+
+    def clean(self):
+        super().clean()
+        self.check_authority(self.cleaned_data.get('superuser'), self.cleaned_data.get('netbox_groups') or ())
+        return self.cleaned_data
+
+
+class GroupMappingImportForm(GroupMappingAuthorityMixin, NetBoxModelImportForm):
+    """One row of a CSV, YAML or JSON import."""
+
+    netbox_groups = CSVModelMultipleChoiceField(
+        queryset=Group.objects.all(), required=False, to_field_name='name', label=_('NetBox groups'),
+        error_messages={'invalid_choice': _('No NetBox group is named %(value)s.')},
+        help_text=_('NetBox group names separated by commas, encased with double quotes (e.g. "Ops,NOC")'),
+    )
+
+    class Meta:
+        model = GroupMapping
+        fields = ('authentik_group', 'netbox_groups', 'superuser', 'enabled', 'description', 'tags')
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A new rule is enabled unless the row says otherwise (a missing check box would read as False).
+        if self.instance.pk is None and self.data is not None and 'enabled' not in self.data:
+            self.data = {**self.data, 'enabled': True}
+
+    def clean(self):
+        super().clean()
+        # A row updating a rule may leave fields out: the stored values count then.
+        superuser = self.cleaned_data.get('superuser', self.instance.superuser)
+        if 'netbox_groups' in self.fields:
+            netbox_groups = self.cleaned_data.get('netbox_groups') or ()
+        else:
+            netbox_groups = self.instance.netbox_groups.all() if self.instance.pk else ()
+        self.check_authority(superuser, netbox_groups)
+        return self.cleaned_data
+
+
+class GroupMappingBulkEditForm(GroupMappingAuthorityMixin, NetBoxModelBulkEditForm):
+    """Change several rules at once."""
+
+    model = GroupMapping
+    netbox_groups = DynamicModelMultipleChoiceField(
+        queryset=Group.objects.all(), required=False, label=_('NetBox groups'))
+    superuser = forms.NullBooleanField(required=False, widget=BulkEditNullBooleanSelect(), label=_('Superuser'))
+    enabled = forms.NullBooleanField(required=False, widget=BulkEditNullBooleanSelect(), label=_('Enabled'))
+    description = forms.CharField(max_length=200, required=False, label=_('Description'))
+
+    fieldsets = (FieldSet('netbox_groups', 'superuser', 'enabled', 'description', name=_('Group mapping rule')),)
+    nullable_fields = ('netbox_groups', 'description')
+
+    def clean(self):
+        super().clean()
+        self.check_authority(self.cleaned_data.get('superuser'), self.cleaned_data.get('netbox_groups') or ())
+        return self.cleaned_data
+
+
+class GroupMappingFilterForm(NetBoxModelFilterSetForm):
+    """The Filters tab of the rule list."""
+
+    model = GroupMapping
+    fieldsets = (
+        FieldSet('q', 'filter_id', 'tag'),
+        FieldSet('authentik_group', 'netbox_group_id', 'superuser', 'enabled', 'glob', name=_('Rule')),
+    )
+    authentik_group = forms.CharField(required=False, label=_('Authentik group'))
+    netbox_group_id = DynamicModelMultipleChoiceField(
+        queryset=Group.objects.all(), required=False, label=_('NetBox group'))
+    superuser = forms.NullBooleanField(
+        required=False, label=_('Superuser'), widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES))
+    enabled = forms.NullBooleanField(
+        required=False, label=_('Enabled'), widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES))
+    glob = forms.NullBooleanField(
+        required=False, label=_('Glob'), widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES))
+    tag = TagFilterField(model)
+
+
+class EffectiveRulesForm(forms.Form):
+    """Pick a linked user to see what the effective rules would give them now."""
+
+    link = forms.ModelChoiceField(
+        queryset=UserSocialAuth.objects.none(), required=False, label=_('Linked user'),
+        help_text=_('Their Authentik groups as recorded at their last sign-in.'),
+    )
+
+    def __init__(self, *args, links, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields['link'].queryset = links
+        self.fields['link'].label_from_instance = lambda link: f'{link.user} ({link.provider} {link.uid[:12]})'

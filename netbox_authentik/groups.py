@@ -1,11 +1,17 @@
 """Mapping Authentik groups onto NetBox groups and superuser status, as pure logic (no database).
 
 Matching is exact and case-sensitive, as NetBox group names are: 'Admins' and 'admins' are
-two different groups.
+two different groups. Rules kept in NetBox (MappingRule, source 'database') may be globs.
 """
 
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
+from fnmatch import fnmatchcase, translate
+
+# Where a mapping rule comes from: PLUGINS_CONFIG's two settings, or a GroupMapping object in NetBox.
+GROUP_MAP = 'group_map'
+SUPERUSER_GROUPS = 'superuser_groups'
+DATABASE = 'database'
+GLOB_CHARACTERS = frozenset('*?[')
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,77 @@ class GroupPlan:
     @property
     def changes_groups(self):
         return bool(self.add or self.remove)
+
+
+@dataclass(frozen=True)
+class MappingRule:
+    """One rule: an Authentik group (exact, or a glob when `glob`) onto NetBox group names and superuser status."""
+
+    authentik_group: str
+    netbox_groups: tuple[str, ...] = ()
+    superuser: bool = False
+    source: str = DATABASE
+    glob: bool = False
+    # The GroupMapping's id, for rules from the database.
+    rule_id: int | None = None
+
+    def matches(self, name):
+        return fnmatchcase(name, self.authentik_group) if self.glob else name == self.authentik_group
+
+
+def is_glob(pattern):
+    """True when a rule's Authentik group is a glob (holds *, ? or [), not an exact name."""
+    return not GLOB_CHARACTERS.isdisjoint(pattern)
+
+
+def glob_problem(pattern):
+    """Return what is wrong with a glob ('' when nothing): an unclosed [ or a class that matches nothing.
+
+    fnmatch would silently read an unclosed [ as a literal and a reversed range as nothing at all.
+    """
+    position, length = 0, len(pattern)
+    while position < length:
+        character = pattern[position]
+        position += 1
+        if character != '[':
+            continue
+        end = position
+        if end < length and pattern[end] == '!':
+            end += 1
+        if end < length and pattern[end] == ']':
+            end += 1  # a ] first in a class is a literal ]
+        end = pattern.find(']', end)
+        if end < 0:
+            return "a '[' is never closed by ']' (write [[] for a literal [)"
+        position = end + 1
+    if '(?!)' in translate(pattern):
+        return 'a character range in it is reversed, such as [z-a], so it matches nothing'
+    return ''
+
+
+def configuration_rules(group_map, superuser_groups):
+    """The rules PLUGINS_CONFIG's group_map and superuser_groups make (exact names only), in their order."""
+    rules = [
+        MappingRule(name, tuple(_as_list(targets)), source=GROUP_MAP)
+        for name, targets in (group_map or {}).items() if isinstance(name, str)
+    ]
+    rules += [MappingRule(name, superuser=True, source=SUPERUSER_GROUPS) for name in _as_list(superuser_groups)]
+    return tuple(rules)
+
+
+class RuleIndex:
+    """The rules, looked up by Authentik group: exact names by dictionary, globs one by one."""
+
+    def __init__(self, rules):
+        self.exact, self.globs = {}, []
+        for rule in rules:
+            if rule.glob:
+                self.globs.append(rule)
+            else:
+                self.exact.setdefault(rule.authentik_group, []).append(rule)
+
+    def matching(self, name):
+        return self.exact.get(name, []) + [rule for rule in self.globs if rule.matches(name)]
 
 
 def clean_groups_claim(raw):
@@ -77,7 +154,8 @@ def plan_groups(authentik_groups, current_groups, config, default_groups=(), max
     authentik_groups: the cleaned claim (a sequence of names) or None when it was missing.
     current_groups: the NetBox group names the user is in now.
     config: the plugin settings (group_sync, group_map, auto_create_groups, group_filter,
-    protected_groups, superuser_groups, missing_groups_claim).
+    protected_groups, superuser_groups, missing_groups_claim), and optionally `rules`: more
+    MappingRules (the enabled rules kept in NetBox), combined with the settings' own as one list.
     default_groups: REMOTE_AUTH_DEFAULT_GROUPS, never removed by the sync.
     max_name_length: NetBox's limit on group names; a longer desired name is left out (in `too_long`).
     """
@@ -87,19 +165,24 @@ def plan_groups(authentik_groups, current_groups, config, default_groups=(), max
         authentik_groups = ()
     authentik_groups = set(authentik_groups)
     current_groups = set(current_groups)
+    rules = configuration_rules(config['group_map'], config['superuser_groups']) + tuple(config.get('rules') or ())
+    index = RuleIndex(rules)
+    matched = {name: index.matching(name) for name in authentik_groups}
 
+    # Superuser status is managed once superuser_groups is set (even to []) or any rule grants it.
     superuser = None
-    if config['superuser_groups'] is not None:
-        superuser = bool(authentik_groups & set(_as_list(config['superuser_groups'])))
+    if config['superuser_groups'] is not None or any(rule.superuser for rule in rules):
+        superuser = any(rule.superuser for found in matched.values() for rule in found)
 
     if config['group_sync'] == 'off':
         return GroupPlan(superuser=superuser)
 
-    group_map = config['group_map'] or {}
     desired, create = set(), set()
     for name in authentik_groups:
-        if name in group_map:
-            desired.update(mapped_netbox_groups(name, group_map))
+        # superuser_groups only grant status; any other rule matching a group stops its auto-creation.
+        mapping = [rule for rule in matched[name] if rule.source != SUPERUSER_GROUPS]
+        if mapping:
+            desired.update(target for rule in mapping for target in rule.netbox_groups)
         elif config['auto_create_groups'] and matches_filter(name, config['group_filter']):
             desired.add(name)
             create.add(name)
@@ -109,7 +192,7 @@ def plan_groups(authentik_groups, current_groups, config, default_groups=(), max
     desired -= too_long
     create -= too_long
 
-    managed = {target for source in group_map for target in mapped_netbox_groups(source, group_map)}
+    managed = {target for rule in rules for target in rule.netbox_groups}
     if config['auto_create_groups']:
         managed.update(name for name in current_groups if matches_filter(name, config['group_filter']))
 

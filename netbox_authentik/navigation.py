@@ -17,4 +17,23 @@ menu_items = (
             ),
         ),
     ),
+    PluginMenuItem(
+        link='plugins:netbox_authentik:groupmapping_list',
+        link_text=_('Group Mappings'),
+        permissions=['netbox_authentik.view_groupmapping'],
+        buttons=(
+            PluginMenuButton(
+                link='plugins:netbox_authentik:groupmapping_effective',
+                title=_('Effective rules'),
+                icon_class='mdi mdi-eye-outline',
+                permissions=['netbox_authentik.view_groupmapping'],
+            ),
+            PluginMenuButton(
+                link='plugins:netbox_authentik:groupmapping_add',
+                title=_('Add a rule'),
+                icon_class='mdi mdi-plus-thick',
+                permissions=['netbox_authentik.add_groupmapping'],
+            ),
+        ),
+    ),
 )

@@ -1,12 +1,16 @@
-"""The table of links between NetBox users and Authentik identities."""
+"""Tables of links between NetBox users and Authentik identities, and of group mapping rules."""
 
 import django_tables2 as tables
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, columns
 from social_django.models import UserSocialAuth
 
 from . import linking
+from .groups import DATABASE, GROUP_MAP, SUPERUSER_GROUPS
+from .models import GroupMapping
 
 
 class LinkDataDateTimeColumn(columns.DateTimeColumn):
@@ -82,3 +86,67 @@ class UserAssociationTable(AssociationTable):
     class Meta(AssociationTable.Meta):
         exclude = ('pk', 'id', 'user', 'email', 'user_identities', 'groups', 'groups_synced_at', 'created', 'modified')
         empty_text = _('Not linked to an Authentik identity')
+
+
+# -- group mapping rules ------------------------------------------------------------------------------------
+
+class GroupMappingTable(NetBoxTable):
+    """Rules kept in NetBox: Authentik group, NetBox groups, superuser, enabled."""
+
+    authentik_group = tables.Column(linkify=True, verbose_name=_('Authentik group'))
+    glob = columns.BooleanColumn(accessor='is_glob', verbose_name=_('Glob'), orderable=False)
+    netbox_groups = columns.ManyToManyColumn(linkify_item=True, verbose_name=_('NetBox groups'))
+    superuser = columns.BooleanColumn(verbose_name=_('Superuser'))
+    enabled = columns.BooleanColumn(verbose_name=_('Enabled'))
+    description = tables.Column(verbose_name=_('Description'))
+    tags = columns.TagColumn(url_name='plugins:netbox_authentik:groupmapping_list')
+
+    class Meta(NetBoxTable.Meta):
+        model = GroupMapping
+        fields = ('pk', 'id', 'authentik_group', 'glob', 'netbox_groups', 'superuser', 'enabled', 'description',
+                  'tags', 'created', 'last_updated', 'actions')
+        default_columns = ('pk', 'authentik_group', 'glob', 'netbox_groups', 'superuser', 'enabled', 'description')
+        empty_text = _('No group mapping rules in NetBox')
+
+
+SOURCE_LABELS = {
+    GROUP_MAP: _("configuration.py: group_map"),
+    SUPERUSER_GROUPS: _("configuration.py: superuser_groups"),
+}
+
+
+class EffectiveRuleTable(tables.Table):
+    """The effective rules (MappingRule objects), configuration and database, each with its source."""
+
+    source = tables.Column(empty_values=(), verbose_name=_('Source'), orderable=False)
+    authentik_group = tables.Column(verbose_name=_('Authentik group'), orderable=False)
+    netbox_groups = tables.Column(empty_values=(), verbose_name=_('NetBox groups'), orderable=False)
+    superuser = columns.BooleanColumn(verbose_name=_('Superuser'), orderable=False)
+
+    class Meta:
+        attrs = {'class': 'table table-hover object-list'}
+        empty_text = _('No group mapping rules: neither configuration.py nor NetBox has any.')
+
+    def __init__(self, *args, existing_groups=frozenset(), **kwargs):
+        self.existing_groups = existing_groups
+        super().__init__(*args, **kwargs)
+
+    def render_source(self, record):
+        if record.source == DATABASE:
+            url = reverse('plugins:netbox_authentik:groupmapping', args=[record.rule_id])
+            return format_html('<a href="{}">{} #{}</a>', url, _('NetBox rule'), record.rule_id)
+        return format_html('<span class="badge text-bg-secondary">{}</span>', SOURCE_LABELS[record.source])
+
+    def render_authentik_group(self, record, value):
+        if record.glob:
+            return format_html('<code>{}</code> <span class="badge text-bg-info">{}</span>', value, _('glob'))
+        return format_html('<code>{}</code>', value)
+
+    def render_netbox_groups(self, record):
+        if not record.netbox_groups:
+            return mark_safe('<span class="text-muted">&mdash;</span>')
+        return format_html_join(', ', '{}', (
+            (name if name in self.existing_groups else format_html(
+                '{} <span class="badge text-bg-warning">{}</span>', name, _('does not exist')),)
+            for name in record.netbox_groups
+        ))

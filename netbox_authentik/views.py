@@ -1,21 +1,28 @@
-"""NetBox pages for links between NetBox users and Authentik identities (social_django's UserSocialAuth).
+"""NetBox pages for links between NetBox users and Authentik identities, and for group mapping rules.
 
 UserSocialAuth is not a NetBox model: no change log, tags or custom fields. NetBox's generic
 views still serve it, with a queryset NetBox's object permissions can restrict
-(linking.associations) and the URL hook in linking.install_url_hooks.
+(linking.associations) and the URL hook in linking.install_url_hooks. GroupMapping is a NetBox
+model: its pages are NetBox's own, registered with register_model_view.
 """
 
 from django.http import Http404
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import View
+from extras.ui.panels import CustomFieldsPanel, TagsPanel
 from netbox.object_actions import AddObject, BulkDelete, BulkExport, DeleteObject, EditObject
 from netbox.ui import attrs, layout, panels
 from netbox.ui.breadcrumbs import Breadcrumb
 from netbox.views import generic
 from social_django.models import UserSocialAuth
-from utilities.views import register_model_view
+from users.models import Group
+from utilities.views import ContentTypePermissionRequiredMixin, register_model_view
 
-from . import filtersets, forms, linking, tables
+from . import filtersets, forms, linking, mapping_rules, tables
+from .forms import EffectiveRulesForm
+from .models import GroupMapping
 
 LIST_VIEW = 'plugins:netbox_authentik:association_list'
 
@@ -117,3 +124,104 @@ class AssociationBulkDeleteView(generic.BulkDeleteView):
     filterset = filtersets.AssociationFilterSet
     table = tables.AssociationTable
     template_name = 'netbox_authentik/association_bulk_delete.html'
+
+
+# -- group mapping rules ------------------------------------------------------------------------------------
+# Non-superusers only ever write rules within their own rights: GroupMapping's queryset (models.py)
+# hides the others from every write view, and each save is checked against it again.
+
+class GroupMappingPanel(panels.ObjectAttributesPanel):
+    title = _('Group mapping rule')
+    authentik_group = attrs.TextAttr('authentik_group', label=_('Authentik group'), style='font-monospace')
+    glob = attrs.BooleanAttr('is_glob', label=_('Glob'))
+    netbox_groups = attrs.RelatedObjectListAttr('netbox_groups', linkify=True, label=_('NetBox groups'))
+    superuser = attrs.BooleanAttr('superuser', label=_('Superuser'))
+    enabled = attrs.BooleanAttr('enabled', label=_('Enabled'))
+    description = attrs.TextAttr('description', label=_('Description'))
+
+
+GROUP_MAPPINGS = GroupMapping.objects.prefetch_related('netbox_groups', 'tags')
+
+
+@register_model_view(GroupMapping, 'list', path='', detail=False)
+class GroupMappingListView(generic.ObjectListView):
+    queryset = GROUP_MAPPINGS
+    table = tables.GroupMappingTable
+    filterset = filtersets.GroupMappingFilterSet
+    filterset_form = forms.GroupMappingFilterForm
+    template_name = 'netbox_authentik/groupmapping_list.html'
+
+
+@register_model_view(GroupMapping)
+class GroupMappingView(generic.ObjectView):
+    queryset = GROUP_MAPPINGS
+    template_name = 'generic/object.html'
+    layout = layout.SimpleLayout(
+        left_panels=[GroupMappingPanel()],
+        right_panels=[TagsPanel(), CustomFieldsPanel()],
+    )
+
+
+@register_model_view(GroupMapping, 'add', detail=False)
+@register_model_view(GroupMapping, 'edit')
+class GroupMappingEditView(generic.ObjectEditView):
+    queryset = GroupMapping.objects.all()
+    form = forms.GroupMappingForm
+
+
+@register_model_view(GroupMapping, 'delete')
+class GroupMappingDeleteView(generic.ObjectDeleteView):
+    queryset = GroupMapping.objects.all()
+
+
+@register_model_view(GroupMapping, 'bulk_import', path='import', detail=False)
+class GroupMappingBulkImportView(generic.BulkImportView):
+    queryset = GroupMapping.objects.all()
+    model_form = forms.GroupMappingImportForm
+
+
+@register_model_view(GroupMapping, 'bulk_edit', path='edit', detail=False)
+class GroupMappingBulkEditView(generic.BulkEditView):
+    queryset = GROUP_MAPPINGS
+    filterset = filtersets.GroupMappingFilterSet
+    table = tables.GroupMappingTable
+    form = forms.GroupMappingBulkEditForm
+
+
+@register_model_view(GroupMapping, 'bulk_delete', path='delete', detail=False)
+class GroupMappingBulkDeleteView(generic.BulkDeleteView):
+    queryset = GROUP_MAPPINGS
+    filterset = filtersets.GroupMappingFilterSet
+    table = tables.GroupMappingTable
+
+
+class EffectiveRulesView(ContentTypePermissionRequiredMixin, View):
+    """The rules in force now (configuration.py and NetBox), and what they would give one linked user."""
+
+    template_name = 'netbox_authentik/effective_rules.html'
+
+    def get_required_permission(self):
+        return 'netbox_authentik.view_groupmapping'
+
+    def get(self, request):
+        config = mapping_rules.configuration()
+        rules = mapping_rules.effective_rules(config)
+        named = {name for rule in rules for name in rule.netbox_groups}
+        existing = frozenset(Group.objects.filter(name__in=named).values_list('name', flat=True))
+        table = tables.EffectiveRuleTable(rules, existing_groups=existing)
+
+        # Whose groups one may look at follows the identity link pages' view permission.
+        links = linking.associations().restrict(request.user, 'view')
+        may_preview = request.user.has_perm('social_django.view_usersocialauth')
+        form = EffectiveRulesForm(request.GET or None, links=links if may_preview else links.none())
+        preview = None
+        if may_preview and form.is_valid() and form.cleaned_data['link'] is not None:
+            preview = mapping_rules.preview(form.cleaned_data['link'], config)
+        return render(request, self.template_name, {
+            'table': table,
+            'form': form,
+            'may_preview': may_preview,
+            'preview': preview,
+            'chosen': form.cleaned_data.get('link') if form.is_bound and form.is_valid() else None,
+            'group_sync': config['group_sync'],
+        })

@@ -21,6 +21,8 @@ from django.test import override_settings
 
 from tests import fake_authentik
 
+# The command also lists the group mapping rules kept in NetBox's database.
+pytestmark = pytest.mark.django_db
 SLUG = 'netbox'
 
 
@@ -140,6 +142,7 @@ def test_good_authentik_passes_every_check(authentik):
         f'✓ end_session: End-session endpoint: {authentik.issuer}end-session/.',
         "✓ metadata_cache: NetBox has not cached Authentik's discovery document yet; the next sign-in fetches it.",
         '✓ netbox_groups: group_map maps no NetBox groups.',
+        '✓ group_mapping_rules: No group mapping rules (configuration or NetBox).',
         'All checks passed, 0 warning(s).',
     ]
 
@@ -154,6 +157,7 @@ def test_json_output_lists_every_check_with_status_message_and_hint(authentik):
         ('backchannel_logout_uri', 'info'), ('discovery', 'ok'), ('issuer', 'ok'), ('clock', 'ok'), ('signing', 'ok'),
         ('encryption', 'ok'), ('jwks', 'ok'), ('scopes', 'ok'), ('groups_claim', 'ok'), ('username_claim', 'ok'),
         ('client_auth', 'ok'), ('end_session', 'ok'), ('metadata_cache', 'ok'), ('netbox_groups', 'ok'),
+        ('group_mapping_rules', 'ok'),
     ]
     assert findings[1]['message'] == 'https://netbox.example.com/oauth/complete/authentik/'
 

@@ -2,7 +2,14 @@
 
 import pytest
 
-from netbox_authentik.groups import clean_groups_claim, plan_groups
+from netbox_authentik.groups import (
+    DATABASE,
+    MappingRule,
+    clean_groups_claim,
+    configuration_rules,
+    glob_problem,
+    plan_groups,
+)
 
 BASE = {
     'group_sync': 'mirror',
@@ -131,3 +138,55 @@ def test_a_name_of_exactly_the_limit_is_kept():
     plan = plan_groups(['x' * 150], set(), config(auto_create_groups=True), max_name_length=150)
     assert plan.create == {'x' * 150}
     assert plan.too_long == frozenset()
+
+
+# -- mapping rules kept in NetBox (MappingRule) next to group_map and superuser_groups ------------------------
+
+
+def db_rule(authentik_group, *netbox_groups, superuser=False):
+    return MappingRule(authentik_group, netbox_groups, superuser=superuser, source=DATABASE,
+                       glob=any(c in authentik_group for c in '*?['))
+
+
+def test_rules_and_group_map_are_one_list():
+    plan = plan_groups(['netbox-users', 'ops-core'], [], config(
+        group_map={'netbox-users': 'Users'}, rules=(db_rule('ops-*', 'Ops'),)))
+    assert plan.add == {'Users', 'Ops'}
+
+
+def test_glob_rules_match_case_sensitively_and_exact_rules_literally():
+    rules = (db_rule('ops-*', 'Ops'), db_rule('team-[ab]', 'Teams'), db_rule('lit-[[]x]', 'Literal'))
+    plan = plan_groups(['OPS-core', 'team-a', 'team-c', 'lit-[x]'], [], config(rules=rules))
+    assert plan.add == {'Teams', 'Literal'}
+
+
+def test_superuser_from_a_rule_manages_status_without_superuser_groups():
+    rules = (db_rule('ak-admins', superuser=True),)
+    assert plan_groups(['ak-admins'], [], config(rules=rules)).superuser is True
+    assert plan_groups(['other'], [], config(rules=rules)).superuser is False
+    assert plan_groups(['other'], [], config(rules=(db_rule('x', 'X'),))).superuser is None
+
+
+def test_groups_of_every_rule_are_managed_under_mirror():
+    plan = plan_groups([], ['Ops', 'Manual'], config(rules=(db_rule('ops-*', 'Ops'),)))
+    assert plan.remove == {'Ops'}
+
+
+def test_a_group_a_rule_matches_is_not_auto_created():
+    plan = plan_groups(['ops-core', 'misc'], [], config(auto_create_groups=True, rules=(db_rule('ops-*', 'Ops'),)))
+    assert plan.add == {'Ops', 'misc'} and plan.create == {'misc'}
+
+
+def test_configuration_rules_keep_their_sources_and_order():
+    assert configuration_rules({'a': ['A', 'B'], 'b': 'B'}, ['admins']) == (
+        MappingRule('a', ('A', 'B'), source='group_map'), MappingRule('b', ('B',), source='group_map'),
+        MappingRule('admins', superuser=True, source='superuser_groups'))
+
+
+@pytest.mark.parametrize(('pattern', 'problem'), [
+    ('ops-*', ''), ('team-[ab]', ''), ('[!x]y', ''), ('[]]', ''), ('plain', ''),
+    ('ops-[', 'never closed'), ('[!', 'never closed'), ('[z-a]', 'matches nothing'),
+])
+def test_glob_problems(pattern, problem):
+    found = glob_problem(pattern)
+    assert (problem in found) if problem else found == ''

@@ -9,16 +9,18 @@ from tests.tools import layout
 LAYERS = (
     # pure helpers and the one accessor of settings
     {'settings', 'groups', 'logsafe', 'errors', 'nonces'},
-    # the metadata cache, identity links, the login button, sign-in guards, claims
-    {'metadata', 'linking', 'login_button', 'guards', 'claims'},
-    # Authentik's provider, token verification, the session registry, the pipeline steps
-    {'provider', 'tokens', 'sessions', 'pipeline', 'link_plans'},
+    # the metadata cache, identity links, the login button, sign-in guards, claims, the plugin's models,
+    # user changes in NetBox's change log
+    {'metadata', 'linking', 'login_button', 'guards', 'claims', 'models', 'user_changes'},
+    # Authentik's provider, token verification, the session registry, the effective mapping rules, the pipeline
+    {'provider', 'tokens', 'sessions', 'mapping_rules', 'pipeline', 'link_plans'},
     # the social-core backend and the static checks
     {'backends', 'checks', 'startup'},
     # the HTTP edges and the live diagnostics
     {'backchannel', 'logout', 'middleware', 'diagnostics'},
     # NetBox UI, REST API, commands and the plugin's entry point
-    {'views', 'forms', 'tables', 'filtersets', 'api', 'template_content', 'navigation', 'urls', 'management', ''},
+    {'views', 'forms', 'tables', 'filtersets', 'api', 'graphql', 'template_content', 'navigation', 'urls', 'management',
+     ''},
 )
 
 

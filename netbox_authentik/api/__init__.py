@@ -1,1 +1,1 @@
-"""REST API at /api/plugins/authentik/: links between NetBox users and Authentik identities."""
+"""REST API at /api/plugins/authentik/: links between NetBox users and Authentik identities, group mappings."""

@@ -1,15 +1,21 @@
-"""Serializer of a link. Only named fields leave NetBox: extra_data, and the tokens in it, never does."""
+"""Serializers of a link and of a group mapping rule.
+
+Only a link's named fields leave NetBox: extra_data, and the tokens in it, never does.
+"""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
-from netbox.api.serializers import ValidatedModelSerializer
+from netbox.api.fields import SerializedPKRelatedField
+from netbox.api.serializers import NetBoxModelSerializer, ValidatedModelSerializer
 from rest_framework import exceptions, serializers
 from social_django.models import UserSocialAuth
-from users.api.serializers import UserSerializer
+from users.api.serializers import GroupSerializer, UserSerializer
+from users.models import Group
 
 from .. import linking
+from ..models import GroupMapping, rule_authority_problem
 
-__all__ = ('AssociationSerializer',)
+__all__ = ('AssociationSerializer', 'GroupMappingSerializer')
 
 
 class AssociationSerializer(ValidatedModelSerializer):
@@ -74,3 +80,32 @@ class AssociationSerializer(ValidatedModelSerializer):
 
 def _isoformat(value):
     return value.isoformat() if value is not None else None
+
+
+class GroupMappingSerializer(NetBoxModelSerializer):
+    """A group mapping rule: netbox_groups is a list of group ids on write, the groups themselves on read."""
+
+    netbox_groups = SerializedPKRelatedField(
+        queryset=Group.objects.all(), serializer=GroupSerializer, nested=True, required=False, many=True)
+
+    class Meta:
+        model = GroupMapping
+        fields = (
+            'id', 'url', 'display_url', 'display', 'authentik_group', 'netbox_groups', 'superuser', 'description',
+            'enabled', 'tags', 'custom_fields', 'created', 'last_updated',
+        )
+        brief_fields = ('id', 'url', 'display', 'authentik_group', 'superuser', 'enabled', 'description')
+
+    def validate(self, data):
+        if self.nested:
+            return super().validate(data)
+        # A partial update keeps the stored values of what it leaves out.
+        superuser = data.get('superuser', getattr(self.instance, 'superuser', False))
+        if 'netbox_groups' in data:
+            netbox_groups = data['netbox_groups']
+        else:
+            netbox_groups = list(self.instance.netbox_groups.all()) if self.instance is not None else []
+        request = self.context.get('request')
+        if problem := rule_authority_problem(getattr(request, 'user', None), superuser, netbox_groups):
+            raise exceptions.PermissionDenied(problem)
+        return super().validate(data)

@@ -6,5 +6,6 @@ from . import views
 
 router = NetBoxRouter()
 router.register('associations', views.AssociationViewSet, basename='association')
+router.register('group-mappings', views.GroupMappingViewSet)
 
 urlpatterns = router.urls

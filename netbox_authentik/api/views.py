@@ -1,10 +1,11 @@
-"""The associations endpoint, on NetBox's viewset: token auth, object permissions, filters, bulk delete."""
+"""The associations and group mapping endpoints, on NetBox's viewset: token auth, object permissions, filters."""
 
 from django.http import Http404
 from netbox.api.viewsets import NetBoxModelViewSet
 
 from .. import filtersets, linking
-from .serializers import AssociationSerializer
+from ..models import GroupMapping
+from .serializers import AssociationSerializer, GroupMappingSerializer
 
 
 class AssociationViewSet(NetBoxModelViewSet):
@@ -25,3 +26,11 @@ class AssociationViewSet(NetBoxModelViewSet):
             # An export template sees the whole row, extra_data's id_token included (as on the list page).
             raise Http404
         return super().list(request, *args, **kwargs)
+
+
+class GroupMappingViewSet(NetBoxModelViewSet):
+    """Group mapping rules. Non-superusers only write rules within their own rights (models.GroupMapping's queryset)."""
+
+    queryset = GroupMapping.objects.prefetch_related('netbox_groups', 'tags')
+    serializer_class = GroupMappingSerializer
+    filterset_class = filtersets.GroupMappingFilterSet

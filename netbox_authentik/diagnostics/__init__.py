@@ -1,5 +1,6 @@
 """The live checks of `netbox authentik_check`, as data: a list of findings a command or a page can show."""
 
+from .. import mapping_rules
 from .authentik import authentik_findings, metadata_cache_findings
 from .findings import FetchError, Finding, error, ok, warning
 from .local import configuration_findings, netbox_groups_finding, netbox_origin, registration_findings
@@ -14,4 +15,5 @@ def run(base_url=None, http=False, refresh=False):
     findings += authentik_findings()
     findings += metadata_cache_findings(refresh)
     findings.append(netbox_groups_finding())
+    findings += [Finding(*finding) for finding in mapping_rules.rule_findings()]
     return findings

@@ -59,6 +59,8 @@ def ensure_demo_database(db_name):
     """Create the demo database unless it exists: a clone of the migrated template (migrated once)."""
     if database_exists(db_name):
         say(f'Reusing the demo database {db_name} (its users and links are kept).')
+        # Made by an earlier version of the plugin, it may lack the plugin's newer migrations.
+        database.migrate(db_name)
         return
     database.ensure_template(log=say)
     say(f'Creating the demo database {db_name} from the migrated template ...')

