@@ -98,11 +98,13 @@ class AssociationTable(NetBoxTable):
         default_columns = ('user', 'email', 'provider', 'uid', 'user_identities', 'groups', 'created', 'last_sign_in')
         empty_text = _('No Authentik identity links')
 
+    uid_width = '14em'
+
     def render_uid(self, record, value):
         # A hashed_user_id sub is 64 characters: shortened here, whole in the tooltip, the export and the detail page.
         return format_html(
-            '<a href="{}" class="d-inline-block text-truncate align-bottom font-monospace" style="max-width: 14em" '
-            'title="{}">{}</a>', record.get_absolute_url(), value, value,
+            '<a href="{}" class="d-inline-block text-truncate align-bottom font-monospace" style="max-width: {}" '
+            'title="{}">{}</a>', record.get_absolute_url(), self.uid_width, value, value,
         )
 
     def value_uid(self, value):
@@ -120,6 +122,7 @@ class UserAssociationTable(AssociationTable):
     """One user's links, in the panel on NetBox's user page: unlink comes first."""
 
     actions = LabelledLinkActionsColumn(actions=('delete', 'edit'))
+    uid_width = '8em'  # room in the narrow panel for the labelled unlink button
 
     class Meta(AssociationTable.Meta):
         exclude = ('pk', 'id', 'user', 'email', 'user_identities', 'groups', 'groups_synced_at', 'created', 'modified')
