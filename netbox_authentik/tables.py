@@ -28,6 +28,42 @@ class LinkDataDateTimeColumn(columns.DateTimeColumn):
 
 
 NO_WRAP = {'td': {'class': 'text-nowrap'}}
+# A person in hundreds of Authentik groups must not make the list pages thousands of pixels tall.
+GROUPS_SHOWN = 5
+
+
+class AuthentikGroupsColumn(tables.Column):
+    """The Authentik groups of the last sign-in: the first few and a count; all of them on the detail page."""
+
+    def render(self, record, value):
+        groups = linking.synced_groups(record) or []
+        shown = format_html_join(', ', '{}', ((name,) for name in groups[:GROUPS_SHOWN]))
+        if len(groups) <= GROUPS_SHOWN:
+            return shown
+        more = _('and %(count)s more') % {'count': len(groups) - GROUPS_SHOWN}
+        return format_html('{} <a href="{}" class="text-nowrap">{}</a>', shown, record.get_absolute_url(), more)
+
+    def value(self, record, value):
+        return ','.join(linking.synced_groups(record) or [])
+
+
+class LinkActionsColumn(columns.ActionsColumn):
+    """NetBox's actions, with "delete" called what it is here: unlinking, which never deletes the user."""
+
+    actions = {
+        **columns.ActionsColumn.actions,
+        'delete': columns.ActionsItem(_('Unlink'), 'link-off', 'delete', 'danger'),
+    }
+
+
+class LabelledLinkActionsColumn(LinkActionsColumn):
+    """As LinkActionsColumn, with the first action's button labelled in words, not an icon alone."""
+
+    def render(self, record, table, **kwargs):
+        html = str(super().render(record, table, **kwargs))
+        first = next(iter(self.actions.values()))
+        icon = f'<i class="mdi mdi-{first.icon}"></i>'
+        return mark_safe(html.replace(f'{icon}</a>', f'{icon} {first.title}</a>', 1))  # noqa: S308 (NetBox's HTML)
 
 
 class AssociationTable(NetBoxTable):
@@ -37,7 +73,9 @@ class AssociationTable(NetBoxTable):
     email = tables.Column(accessor='user__email', verbose_name=_('Email'))
     provider = tables.Column(verbose_name=_('Provider'))
     uid = tables.Column(verbose_name=_('Authentik uid (sub)'))
-    groups = columns.ArrayColumn(accessor='extra_data__groups', verbose_name=_('Synced groups'), orderable=False)
+    groups = AuthentikGroupsColumn(
+        accessor='extra_data__groups', verbose_name=_('Authentik groups (last sign-in)'), orderable=False
+    )
     groups_synced_at = LinkDataDateTimeColumn(
         linking.groups_synced_at, accessor='extra_data__groups_synced_at', verbose_name=_('Groups synced'),
         timespec='minutes', attrs=NO_WRAP,
@@ -49,7 +87,7 @@ class AssociationTable(NetBoxTable):
         attrs=NO_WRAP,
     )
     modified = columns.DateTimeColumn(timespec='minutes', verbose_name=_('Modified'), attrs=NO_WRAP)
-    actions = columns.ActionsColumn(actions=('edit', 'delete'))
+    actions = LinkActionsColumn(actions=('edit', 'delete'))
 
     class Meta(NetBoxTable.Meta):
         model = UserSocialAuth
@@ -60,11 +98,13 @@ class AssociationTable(NetBoxTable):
         default_columns = ('user', 'email', 'provider', 'uid', 'user_identities', 'groups', 'created', 'last_sign_in')
         empty_text = _('No Authentik identity links')
 
+    uid_width = '14em'
+
     def render_uid(self, record, value):
         # A hashed_user_id sub is 64 characters: shortened here, whole in the tooltip, the export and the detail page.
         return format_html(
-            '<a href="{}" class="d-inline-block text-truncate align-bottom font-monospace" style="max-width: 14em" '
-            'title="{}">{}</a>', record.get_absolute_url(), value, value,
+            '<a href="{}" class="d-inline-block text-truncate align-bottom font-monospace" style="max-width: {}" '
+            'title="{}">{}</a>', record.get_absolute_url(), self.uid_width, value, value,
         )
 
     def value_uid(self, value):
@@ -81,7 +121,8 @@ class AssociationTable(NetBoxTable):
 class UserAssociationTable(AssociationTable):
     """One user's links, in the panel on NetBox's user page: unlink comes first."""
 
-    actions = columns.ActionsColumn(actions=('delete', 'edit'))
+    actions = LabelledLinkActionsColumn(actions=('delete', 'edit'))
+    uid_width = '8em'  # room in the narrow panel for the labelled unlink button
 
     class Meta(AssociationTable.Meta):
         exclude = ('pk', 'id', 'user', 'email', 'user_identities', 'groups', 'groups_synced_at', 'created', 'modified')

@@ -18,7 +18,9 @@ from netbox.ui.breadcrumbs import Breadcrumb
 from netbox.views import generic
 from social_django.models import UserSocialAuth
 from users.models import Group
-from utilities.views import ContentTypePermissionRequiredMixin, register_model_view
+from utilities.forms import DeleteForm
+from utilities.htmx import htmx_partial
+from utilities.views import ContentTypePermissionRequiredMixin, get_action_url, register_model_view
 
 from . import filtersets, forms, linking, mapping_rules, tables
 from .forms import EffectiveRulesForm
@@ -114,9 +116,16 @@ class AssociationDeleteView(generic.ObjectDeleteView):
     queryset = linking.associations()
     template_name = 'netbox_authentik/association_delete.html'
 
-    def get_extra_context(self, request, instance):
-        # NetBox's confirmation reads "delete {object_type} {object}"; the object prints as its user.
-        return {'object_type': _('the Authentik identity link of NetBox user')}
+    def get(self, request, *args, **kwargs):
+        # NetBox renders its own "Confirm Deletion" form into the modal; this page says "Unlink" throughout.
+        if not htmx_partial(request):
+            return super().get(request, *args, **kwargs)
+        association = self.get_object(**kwargs)
+        return render(request, 'netbox_authentik/htmx/unlink_form.html', {
+            'object': association,
+            'form': DeleteForm(instance=association, initial=request.GET),
+            'form_url': get_action_url(self.queryset.model, action='delete', kwargs={'pk': association.pk}),
+        })
 
 
 class AssociationBulkDeleteView(generic.BulkDeleteView):

@@ -29,10 +29,10 @@ def django_db_setup(django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Discovery and JWKS live in Django's cache (Redis); no test sees another's."""
-    cache.clear()
+    """Discovery and JWKS live in Django's cache (Redis); no test sees another's, no other run's keys are touched."""
+    cache.delete_pattern('*')  # only this run's key prefix, unlike cache.clear()
     yield
-    cache.clear()
+    cache.delete_pattern('*')
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ ALLOWED_HOSTS = ['*']
 
 DATABASES = {
     'default': {
-        'NAME': os.environ.get('NBA_DB_NAME', 'netbox_authentik_test'),
+        # Set by tests/settings.py (tests/tools/isolation.py): nba_test_<run id> unless given.
+        'NAME': os.environ['NBA_DB_NAME'],
         'USER': os.environ.get('NBA_DB_USER', 'postgres'),
         'PASSWORD': os.environ.get('NBA_DB_PASSWORD', ''),
         'HOST': os.environ.get('NBA_DB_HOST', '127.0.0.1'),
@@ -22,10 +23,12 @@ _REDIS = {
     'PASSWORD': '',
     'SSL': False,
 }
-_REDIS_DB = int(os.environ.get('NBA_REDIS_DB', '2'))
+# One Redis database per run, claimed by tests/tools/isolation.py unless NBA_REDIS_DB is given; the
+# cache keys carry a per-run prefix (tests/settings.py).
+_REDIS_DB = int(os.environ['NBA_REDIS_DB'])
 REDIS = {
     'tasks': {**_REDIS, 'DATABASE': _REDIS_DB},
-    'caching': {**_REDIS, 'DATABASE': _REDIS_DB + 1},
+    'caching': {**_REDIS, 'DATABASE': _REDIS_DB},
 }
 
 SECRET_KEY = os.environ.get('NBA_SECRET_KEY', 'test-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFG')

@@ -207,7 +207,8 @@ def test_unlink_asks_for_confirmation_and_keeps_the_user(client, admin, link):
     assert page.status_code == 200
     html = page.content.decode()
     assert 'Unlink Authentik identity?' in html
-    assert 'the Authentik identity link of NetBox user <strong>alice</strong>' in html
+    assert 'NetBox user <strong>alice</strong> from the Authentik' in html
+    assert 'Delete' not in html.split('<form', 1)[1].split('</form>', 1)[0]  # one word throughout: Unlink
     response = client.post(f'{LIST_URL}{link.pk}/delete/', {'confirm': 'true'})
     assert response.status_code == 302 and response['Location'] == LIST_URL
     assert not UserSocialAuth.objects.exists()
@@ -282,6 +283,22 @@ def test_constrained_permission_shows_only_matching_links(client, link, bob_link
     assert client.get(f'{LIST_URL}{link.pk}/').status_code == 404
 
 
+def test_unlink_modal_says_unlink_not_delete(client, admin, link):
+    html = client.get(f'{LIST_URL}{link.pk}/delete/', headers={'HX-Request': 'true'}).content.decode()
+    assert 'Unlink Authentik identity' in html and '>Unlink</button>' in html
+    assert 'Delete' not in html and 'Confirm Deletion' not in html
+
+
+def test_list_shows_the_first_groups_of_a_person_in_many_and_a_count(client, admin, link):
+    link.extra_data['groups'] = [f'group-{number:03d}' for number in range(500)]
+    link.save()
+    html = client.get(LIST_URL).content.decode()
+    assert 'Authentik groups (last sign-in)' in html
+    assert 'group-004' in html and 'group-005' not in html
+    assert f'<a href="{LIST_URL}{link.pk}/" class="text-nowrap">and 495 more</a>' in html
+    assert 'group-499' in client.get(f'{LIST_URL}{link.pk}/').content.decode()  # all of them on the detail page
+
+
 def test_constrained_add_permission_refuses_links_outside_the_constraint(client, alice):
     logged_in(client, 'oidc-operator', social_actions=['view', 'add'], user_view=True,
               constraints={'provider': 'oidc'})
@@ -298,6 +315,7 @@ def test_user_page_shows_the_users_links_with_link_and_unlink(client, admin, lin
     assert ALICE_SUB in html and '2025-01-02 03:04' in html
     assert f'{ADD_URL}?user={link.user_id}&amp;return_url=%2Fusers%2Fusers%2F{link.user_id}%2F' in html
     assert f'{LIST_URL}{link.pk}/delete/?return_url=/users/users/{link.user_id}/' in html
+    assert 'aria-label="Unlink"><i class="mdi mdi-link-off"></i> Unlink</a>' in html  # a label, not an icon alone
     assert_no_tokens(html)
 
 

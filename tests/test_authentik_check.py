@@ -492,11 +492,12 @@ def test_non_json_answer(authentik):
 
 
 def test_connection_refused():
+    # Bound but not listening, and held: the kernel refuses connections and no one else can take the port.
     with closing(socket.socket()) as probe:
         probe.bind(('127.0.0.1', 0))
         port = probe.getsockname()[1]
-    with configured(f'http://127.0.0.1:{port}/application/o/{SLUG}/'):
-        code, output = run_check()
+        with configured(f'http://127.0.0.1:{port}/application/o/{SLUG}/'):
+            code, output = run_check()
     assert code == 1
     assert discovery_line(output) == (
         f'✗ discovery: Cannot connect to 127.0.0.1:{port}: Connection refused. — Check the host and port in '

@@ -268,7 +268,8 @@ def test_token_endpoint_that_never_answers_ends_on_the_login_page_within_the_tim
     elapsed = time.monotonic() - started
 
     assert UNREACHABLE in login_page_messages(client, response)
-    assert 1 <= elapsed < 4, elapsed
+    # At least the timeout; the upper bound only catches a missing timeout (a loaded machine is slow).
+    assert 1 <= elapsed < 20, elapsed
     assert f'Authentik token endpoint {stuck_token_url}: timed out' in backend_lines(log)
 
 
@@ -283,7 +284,7 @@ def test_begin_with_discovery_that_never_answers_ends_on_the_login_page_within_t
     elapsed = time.monotonic() - started
 
     assert UNREACHABLE in login_page_messages(client, response)
-    assert 2 <= elapsed < 5, elapsed  # one retry
+    assert 2 <= elapsed < 25, elapsed  # two timeouts: one retry; the upper bound only catches a missing timeout
     assert backend_lines(log).count(
         f'Authentik discovery endpoint {silent_server}/application/o/netbox/.well-known/openid-configuration: '
         'timed out') == 2

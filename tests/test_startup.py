@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.test import override_settings
+
+from tests.tools.services import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 BROKEN = 'tests.broken_configuration'
@@ -113,12 +114,6 @@ def test_commands_do_not_print_the_start_up_log(command, django_db_setup):
     assert START_UP_LINE not in result.stdout + result.stderr
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
-
-
 def _get(url):
     try:
         with urllib.request.urlopen(url, timeout=30) as response:
@@ -128,7 +123,7 @@ def _get(url):
 
 
 def test_runserver_logs_the_problems_once_at_its_first_request(django_db_setup, tmp_path):
-    port = _free_port()
+    port = free_port()
     log = tmp_path / 'runserver.log'
     with log.open('w') as output:
         # With the autoreloader: its parent process runs ready() too, but serves no request.

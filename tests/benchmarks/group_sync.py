@@ -8,11 +8,13 @@ is in no group yet) and of a repeat sign-in (nothing changed).
 """
 
 import os
+import secrets
 import statistics
 import time
 
 os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'tests.settings')
-os.environ.setdefault('NBA_DB_NAME', 'nba_bench_groups')
+# Never the caller's NBA_DB_NAME: this database is cloned over and dropped at the end.
+os.environ['NBA_DB_NAME'] = f'nba_bench_groups_{secrets.token_hex(4)}'
 
 import logging  # noqa: E402
 

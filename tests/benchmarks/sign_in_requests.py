@@ -12,6 +12,7 @@ times GET /oauth/complete/authentik/ for a user in 2 groups and one in 500.
 
 import argparse
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -20,7 +21,8 @@ from pathlib import Path
 from urllib.parse import urljoin, urlparse
 
 os.environ['DJANGO_SETTINGS_MODULE'] = 'tests.settings'
-os.environ['NBA_DB_NAME'] = 'nba_bench'  # never the caller's database: this one is dropped at the end
+# Never the caller's database: this one is dropped at the end.
+os.environ['NBA_DB_NAME'] = f'nba_bench_{secrets.token_hex(4)}'
 
 import logging  # noqa: E402
 

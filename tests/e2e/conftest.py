@@ -15,7 +15,6 @@ import re
 import shutil
 from types import SimpleNamespace
 
-import psycopg
 import pytest
 import redis
 from playwright.sync_api import expect, sync_playwright
@@ -28,15 +27,15 @@ from tests.e2e import (
     NetBoxDatabase,
     user_menu,
 )
-from tests.tools import database
+from tests.tools import database, isolation
 from tests.tools.idp import USERS, TestProvider, callback_urls
 from tests.tools.netbox_server import NetBoxServer, RoundRobinProxy, ensure_static, netbox_env, prepare_users
 from tests.tools.services import free_port
 
+# This run's e2e database: named after the run (tests/tools/isolation.py), dropped by this run only.
 DB_PREFIX = os.environ.get('NBA_E2E_DB_PREFIX', 'nba_e2e')
-REDIS_DB = int(os.environ.get('NBA_E2E_REDIS_DB', '10'))
-# NetBox's cache lives in the Redis database after the tasks one (tests/netbox_configuration.py).
-CACHE_REDIS_DB = REDIS_DB + 1
+# The e2e servers' cache keys: `nba-<run id>-e2e:` in this run's Redis database.
+SERVER_ROLE = 'e2e'
 CHROMIUM_ARGS = [
     '--no-sandbox',
     '--disable-gpu',
@@ -81,36 +80,27 @@ def save_failure_artifacts(item, report):
 
 
 def _clear_metadata_cache():
-    """Forget the discovery and JWKS documents NetBox cached, so a restarted provider is asked afresh."""
+    """Forget the discovery and JWKS documents the e2e servers cached, so a restarted provider is asked afresh."""
+    clear_server_cache('*netbox_authentik:*')
+
+
+def clear_server_cache(pattern):
+    """Delete the e2e servers' cache keys matching `pattern` (their prefix, in this run's Redis database)."""
     client = redis.Redis(
         host=os.environ.get('NBA_REDIS_HOST', '127.0.0.1'),
         port=int(os.environ.get('NBA_REDIS_PORT', '6379')),
-        db=CACHE_REDIS_DB,
+        db=int(os.environ['NBA_REDIS_DB']),
     )
-    for key in client.scan_iter(match='*netbox_authentik:*', count=500):
+    for key in client.scan_iter(match=f'{isolation.cache_key_prefix(SERVER_ROLE)}:{pattern}', count=500):
         client.delete(key)
-
-
-def _drop_abandoned_databases():
-    """Drop the e2e databases of earlier runs whose process is gone (a run killed before its teardown)."""
-    with psycopg.connect(**database.connection_kwargs()) as conn:
-        names = [
-            row[0]
-            for row in conn.execute('SELECT datname FROM pg_database WHERE datname LIKE %s', [f'{DB_PREFIX}\\_%'])
-        ]
-    for name in names:
-        match = re.fullmatch(rf'{re.escape(DB_PREFIX)}_(\d+)', name)
-        if match and not os.path.exists(f'/proc/{match.group(1)}'):
-            database.drop(name)
 
 
 @pytest.fixture(scope='package')
 def e2e_run(tmp_path_factory):
     """This run's log folder and database (a clone of the migrated template), dropped afterwards."""
     shutil.rmtree(FAILURE_ARTIFACTS, ignore_errors=True)
-    _drop_abandoned_databases()
     _clear_metadata_cache()
-    name = database.clone(f'{DB_PREFIX}_{os.getpid()}')
+    name = database.clone(f'{DB_PREFIX}_{isolation.run_id()}')
     yield SimpleNamespace(database=name, logs=tmp_path_factory.mktemp('e2e-logs'))
     if os.environ.get('NBA_KEEP_DB') != '1':
         database.drop(name)
@@ -180,7 +170,8 @@ def idp(provider_slot):
 def netbox_servers(request, e2e_run, e2e_ports, provider_slot):
     """NetBox server A, and B when a selected test needs two servers; both share one database and Redis."""
     env = netbox_env(
-        db_name=e2e_run.database, redis_db=REDIS_DB, oidc_endpoint=provider_slot.issuer, plugins_config=PLUGINS_CONFIG
+        db_name=e2e_run.database, cache_role=SERVER_ROLE, oidc_endpoint=provider_slot.issuer,
+        plugins_config=PLUGINS_CONFIG,
     )
     ensure_static(env)
     wanted = ['a']

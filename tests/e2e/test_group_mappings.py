@@ -1,15 +1,13 @@
 """A rule added on NetBox's pages applies at the next sign-in, on another NetBox server, without a restart."""
 
 import contextlib
-import os
 import re
 
 import pytest
-import redis
 from playwright.sync_api import expect
 
 from tests.e2e import LOCAL_SUPERUSER, SCREENS
-from tests.e2e.conftest import CACHE_REDIS_DB
+from tests.e2e.conftest import clear_server_cache
 
 pytestmark = pytest.mark.e2e
 
@@ -46,10 +44,7 @@ def cleanup(netbox_db):
             "DELETE FROM users_group WHERE name = 'Readers'",
         ):
             netbox_db.query(statement + ' RETURNING 1')
-    client = redis.Redis(host=os.environ.get('NBA_REDIS_HOST', '127.0.0.1'),
-                         port=int(os.environ.get('NBA_REDIS_PORT', '6379')), db=CACHE_REDIS_DB)
-    for key in client.scan_iter(match='*netbox_authentik:group_mappings:*'):
-        client.delete(key)
+    clear_server_cache('*netbox_authentik:group_mappings:*')
 
 
 def test_rule_added_in_the_ui_on_one_server_applies_at_sign_in_on_the_other(

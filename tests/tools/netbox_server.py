@@ -17,6 +17,7 @@ import urllib.error
 import urllib.request
 from importlib.metadata import version
 
+from tests.tools import isolation
 from tests.tools.idp import CLIENT_ID, CLIENT_SECRET
 from tests.tools.services import REPO, ChildProcess, log_stderr
 
@@ -26,20 +27,27 @@ CONFIGURATION = 'tests.e2e_configuration'
 START_TIMEOUT = 180
 
 
-def netbox_env(*, db_name, redis_db=10, oidc_endpoint=None, plugins_config=None, base_env=None):
-    """The environment a NetBox process (server or management command) needs, on top of base_env."""
+def netbox_env(*, db_name, redis_db=None, cache_role='server', oidc_endpoint=None, plugins_config=None, base_env=None):
+    """The environment a NetBox process (server or management command) needs, on top of base_env.
+
+    The Redis database is this run's (tests/tools/isolation.py) unless `redis_db` is given; the
+    cache keys of the server carry their own prefix (`cache_role`), apart from the tests' keys.
+    """
     env = dict(os.environ if base_env is None else base_env)
     env.update(
         DJANGO_SETTINGS_MODULE='tests.settings',
         NETBOX_CONFIGURATION=CONFIGURATION,
         NETBOX_ROOT=str(NETBOX_ROOT),
         NBA_DB_NAME=db_name,
-        NBA_REDIS_DB=str(redis_db),
+        NBA_RUN_ID=isolation.run_id(),
+        NBA_CACHE_PREFIX=isolation.cache_key_prefix(cache_role),
         NBA_CLIENT_ID=CLIENT_ID,
         NBA_CLIENT_SECRET=CLIENT_SECRET,
         NBA_PLUGINS_CONFIG=json.dumps(plugins_config or {}),
         PYTHONUNBUFFERED='1',
     )
+    if redis_db is not None:
+        env['NBA_REDIS_DB'] = str(redis_db)
     if oidc_endpoint:
         env['NBA_OIDC_ENDPOINT'] = oidc_endpoint
     return env
@@ -74,6 +82,18 @@ created = []
 for name in spec['groups']:
     if Group.objects.get_or_create(name=name)[1]:
         created.append(f'group {name}')
+for permission in spec.get('permissions', []):
+    from core.models import ObjectType
+    from users.models import ObjectPermission
+
+    made, is_new = ObjectPermission.objects.get_or_create(
+        name=permission['name'], defaults={'actions': permission['actions'], 'enabled': True}
+    )
+    if is_new:
+        made.object_types.set(ObjectType.objects.filter(app_label__in=permission['app_labels'], **(
+            {'model__in': permission['models']} if permission.get('models') else {})))
+        made.groups.set(Group.objects.filter(name__in=permission['groups']))
+        created.append(f"permission {permission['name']}")
 superuser = spec.get('superuser')
 if superuser and not User.objects.filter(username=superuser['username']).exists():
     User.objects.create_superuser(superuser['username'], email='', password=superuser['password'])
@@ -82,9 +102,12 @@ print(json.dumps(created))
 """
 
 
-def prepare_users(env, *, groups=(), superuser=None):
-    """Create NetBox groups and a local superuser (username, password) unless they exist; return what was made."""
-    spec = {'groups': list(groups)}
+def prepare_users(env, *, groups=(), superuser=None, permissions=()):
+    """Create NetBox groups, object permissions and a local superuser unless they exist; return what was made.
+
+    A permission is a dict: name, actions, app_labels, optional models, and the groups it is given to.
+    """
+    spec = {'groups': list(groups), 'permissions': list(permissions)}
     if superuser:
         spec['superuser'] = {'username': superuser[0], 'password': superuser[1]}
     done = subprocess.run(

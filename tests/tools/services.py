@@ -16,6 +16,7 @@ PostgreSQL has no ICU, which NetBox's migrations ask for: `migrate_netbox()` cop
 import contextlib
 import ctypes
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -48,7 +49,24 @@ def log_stderr(message):
 
 
 def free_port(host='127.0.0.1'):
-    """Return a TCP port that nothing listens on right now."""
+    """Return a TCP port that nothing listens on, below the kernel's ephemeral range.
+
+    The port is bound later by a child process, and its number must be known before (NetBox and the
+    provider name each other's addresses). An ephemeral port could meanwhile be handed to an outgoing
+    connection; a port below that range is only ever taken by a deliberate bind.
+    """
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path('/proc/sys/net/ipv4/ip_local_port_range').read_text().split()[0])
+    rng = random.SystemRandom()
+    for _attempt in range(200):
+        port = rng.randrange(max(1025, low - 12000), low)
+        with socket.socket() as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]

@@ -5,7 +5,8 @@
 # nba_setup picks a Python >= 3.12 (NBA_PYTHON, python3.13/python3.12/python3 on PATH, then pyenv),
 # creates .venv when missing, runs `pip install -e '.[test]' netbox==4.7.3` only when pyproject.toml
 # changed since the last install (stamp file .venv/.nba-installed), and `npm ci` in tests/idp when
-# its node_modules are missing or older than package-lock.json. nba_ensure_services exports the
+# its node_modules are missing or older than package-lock.json. NBA_NEWEST_SOCIAL_AUTH=1 then installs the
+# newest social-auth-core and social-auth-app-django over NetBox's pins (CI's look ahead at NetBox's next release). nba_ensure_services exports the
 # NBA_* variables of PostgreSQL and Redis (embedded ones are started when none run here).
 # Every function returns non-zero, after saying why, instead of exiting.
 
@@ -61,13 +62,18 @@ nba_ensure_venv() {
 
 nba_install_packages() {
   local stamp="$NBA_VENV/.nba-installed" wanted
-  wanted="$(sha256sum "$NBA_REPO/pyproject.toml" | cut -d' ' -f1) netbox==$NBA_NETBOX_VERSION"
+  wanted="$(sha256sum "$NBA_REPO/pyproject.toml" | cut -d' ' -f1) netbox==$NBA_NETBOX_VERSION newest=${NBA_NEWEST_SOCIAL_AUTH:-0}"
   if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
     return 0
   fi
   nba_log "Installing the plugin and NetBox $NBA_NETBOX_VERSION into $NBA_VENV (pyproject.toml is new or changed) ..."
   (cd "$NBA_REPO" && "$NBA_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
     -e '.[test]' "netbox==$NBA_NETBOX_VERSION") || return 1
+  if [ "${NBA_NEWEST_SOCIAL_AUTH:-0}" = 1 ]; then
+    nba_log "Installing the newest social-auth-core and social-auth-app-django over NetBox's pins ..."
+    "$NBA_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade \
+      'social-auth-core>=7' 'social-auth-app-django>=8' || return 1
+  fi
   printf '%s\n' "$wanted" >"$stamp"
 }
 

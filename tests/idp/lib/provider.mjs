@@ -55,7 +55,7 @@ export function createProvider(options, users) {
     // refresh_token is allowed so that offline_access can yield one.
     grant_types: ['authorization_code', 'refresh_token'],
     // oidc-provider accepts client_secret_basic and client_secret_post for a
-    // client registered with either one (see shared/client_auth.js).
+    // client registered with either one (oidc-provider's client authentication code).
     token_endpoint_auth_method: 'client_secret_basic',
     // In hs256 mode this makes oidc-provider sign with the client secret.
     id_token_signed_response_alg: alg,
