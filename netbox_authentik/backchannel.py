@@ -51,8 +51,9 @@ class BackchannelLogoutView(View):
             logger.error('Back-channel logout received, but the authentik backend is not in REMOTE_AUTH_BACKEND')
             return _error(400, 'invalid_request', 'Sign-in through Authentik is not configured')
         except SocialAuthBaseException as error:
-            logger.error('Back-channel logout could not be checked: Authentik metadata unavailable (%s)',
-                         type(error).__name__)
+            logger.error(
+                'Back-channel logout could not be checked: Authentik metadata unavailable (%s)', type(error).__name__
+            )
             return _error(503, 'temporarily_unavailable', 'Authentik metadata is unavailable')
         try:
             ended = end_authentik_sessions(sub=claims.get('sub'), sid=claims.get('sid'))

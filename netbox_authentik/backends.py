@@ -79,8 +79,9 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
         with transaction.atomic():
             if subject:
                 # Two first sign-ins of one identity must not create two NetBox users.
-                lock_id = int.from_bytes(hashlib.sha256(f'{self.name}:{subject}'.encode()).digest()[:8], 'big',
-                                         signed=True)
+                lock_id = int.from_bytes(
+                    hashlib.sha256(f'{self.name}:{subject}'.encode()).digest()[:8], 'big', signed=True
+                )
                 with connection.cursor() as cursor:
                     cursor.execute('SELECT pg_advisory_xact_lock(%s)', [lock_id])
             return super().pipeline(resolve_pipeline(pipeline), pipeline_index, *args, **kwargs)

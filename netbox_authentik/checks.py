@@ -69,10 +69,9 @@ def _crashed(name, error):
     # First line only, shortened: the message stays one line.
     detail = ''.join(str(error).strip().splitlines()[:1])[:120]
     return checks.Warning(
-        f"The netbox_authentik check {name} failed unexpectedly: {type(error).__name__}{': ' if detail else ''}"
+        f'The netbox_authentik check {name} failed unexpectedly: {type(error).__name__}{": " if detail else ""}'
         f'{detail}.',
-        hint='The other checks still ran. Please report this to netbox-authentik with your '
-             '(redacted) configuration.',
+        hint='The other checks still ran. Please report this to netbox-authentik with your (redacted) configuration.',
         id='netbox_authentik.W006',
     )
 
@@ -130,18 +129,22 @@ def missing_netbox_groups(names):
     return sorted(set(names) - existing)
 
 
-MISSING_GROUP_HINT = ('Create the group in NetBox (Admin > Authentication > Groups) or fix the name (names are '
-                      'case-sensitive), or set auto_create_groups: True.')
+MISSING_GROUP_HINT = (
+    'Create the group in NetBox (Admin > Authentication > Groups) or fix the name (names are '
+    'case-sensitive), or set auto_create_groups: True.'
+)
 
 
 def endpoint_problems(endpoint, application_slug=None):
     """Return the problems with SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT (E005-E008, W001), as a pure function."""
     if _missing(endpoint):
-        return [checks.Warning(
-            f'{ENDPOINT} is missing or empty.',
-            hint=f"Set it to the provider's OpenID Configuration Issuer, e.g. {ISSUER_EXAMPLE}",
-            id='netbox_authentik.E005',
-        )]
+        return [
+            checks.Warning(
+                f'{ENDPOINT} is missing or empty.',
+                hint=f"Set it to the provider's OpenID Configuration Issuer, e.g. {ISSUER_EXAMPLE}",
+                id='netbox_authentik.E005',
+            )
+        ]
     not_a_url = checks.Warning(
         f'{ENDPOINT} is {endpoint!r}, not an http(s) URL.',
         hint=f"Set it to the provider's OpenID Configuration Issuer, e.g. {ISSUER_EXAMPLE}",
@@ -168,30 +171,36 @@ def endpoint_problems(endpoint, application_slug=None):
         elif segments[0] in SHARED_ENDPOINTS:
             where = f"at Authentik's shared /application/o/{segments[0]}/ endpoint"
         elif len(segments) > 1:
-            where = f"at /application/o/{'/'.join(segments)}/, a page of the application"
+            where = f'at /application/o/{"/".join(segments)}/, a page of the application'
             issuer_example = f'{parts.scheme}://{parts.netloc}{prefix}/application/o/{segments[0]}/'
         else:
             where = None
         if where:
-            found.append(checks.Warning(
-                f"{ENDPOINT} points {where}, not at the application's issuer.",
-                hint=f"Use the application's issuer, {issuer_example} (Authentik: the provider's "
-                     f'OpenID Configuration Issuer).',
-                id='netbox_authentik.E007',
-            ))
+            found.append(
+                checks.Warning(
+                    f"{ENDPOINT} points {where}, not at the application's issuer.",
+                    hint=f"Use the application's issuer, {issuer_example} (Authentik: the provider's "
+                    f'OpenID Configuration Issuer).',
+                    id='netbox_authentik.E007',
+                )
+            )
     elif not application_slug:
-        found.append(checks.Warning(
-            f'{ENDPOINT} has no /application/o/<slug>/ path and application_slug is not set.',
-            hint=f"Use the application's issuer, {ISSUER_EXAMPLE}, or set {CONFIG}['application_slug'] "
-                 "to the application's slug.",
-            id='netbox_authentik.E008',
-        ))
+        found.append(
+            checks.Warning(
+                f'{ENDPOINT} has no /application/o/<slug>/ path and application_slug is not set.',
+                hint=f"Use the application's issuer, {ISSUER_EXAMPLE}, or set {CONFIG}['application_slug'] "
+                "to the application's slug.",
+                id='netbox_authentik.E008',
+            )
+        )
     if parts.scheme == 'http' and not _is_loopback(host):
-        found.append(checks.Warning(
-            f'{ENDPOINT} uses plain http to {host}: the client secret and tokens cross the network unencrypted.',
-            hint='Use https:// (plain http is only safe to a loopback address).',
-            id='netbox_authentik.W001',
-        ))
+        found.append(
+            checks.Warning(
+                f'{ENDPOINT} uses plain http to {host}: the client secret and tokens cross the network unencrypted.',
+                hint='Use https:// (plain http is only safe to a loopback address).',
+                id='netbox_authentik.W001',
+            )
+        )
     return found
 
 
@@ -202,11 +211,13 @@ def _list_of_strings_problem(name, value, what, check_id):
     bad = [item for item in value if not isinstance(item, str)]
     if not bad:
         return []
-    return [checks.Warning(
-        f"{CONFIG}['{name}'] must list {what} as strings; it contains {quote_names(bad)}.",
-        hint="Write each name in quotes, e.g. ['netbox-admins'].",
-        id=check_id,
-    )]
+    return [
+        checks.Warning(
+            f"{CONFIG}['{name}'] must list {what} as strings; it contains {quote_names(bad)}.",
+            hint="Write each name in quotes, e.g. ['netbox-admins'].",
+            id=check_id,
+        )
+    ]
 
 
 # -- the checks, in id order --------------------------------------------------------------------
@@ -217,11 +228,13 @@ def check_backend_configured(**kwargs):
     """E001: the plugin is installed but nobody can sign in through it."""
     if not plugin_installed() or backend_in_use():
         return []
-    return [checks.Warning(
-        f"'{BACKEND}' is not in REMOTE_AUTH_BACKEND: nobody can sign in through Authentik.",
-        hint=f"Set REMOTE_AUTH_BACKEND = '{BACKEND}' in configuration.py (or add it to the list).",
-        id='netbox_authentik.E001',
-    )]
+    return [
+        checks.Warning(
+            f"'{BACKEND}' is not in REMOTE_AUTH_BACKEND: nobody can sign in through Authentik.",
+            hint=f"Set REMOTE_AUTH_BACKEND = '{BACKEND}' in configuration.py (or add it to the list).",
+            id='netbox_authentik.E001',
+        )
+    ]
 
 
 @_register()
@@ -229,12 +242,14 @@ def check_plugin_installed(**kwargs):
     """E002: the backend is used without the plugin; runs only where this module gets imported."""
     if not backend_in_use() or plugin_installed():
         return []
-    return [checks.Warning(
-        f"REMOTE_AUTH_BACKEND names the Authentik backend but '{PLUGIN_NAME}' is not in PLUGINS.",
-        hint=f"Add '{PLUGIN_NAME}' to PLUGINS in configuration.py. Until then the backend refuses every sign-in: "
-             'without the plugin it would sign people in with no group sync and no superuser revocation.',
-        id='netbox_authentik.E002',
-    )]
+    return [
+        checks.Warning(
+            f"REMOTE_AUTH_BACKEND names the Authentik backend but '{PLUGIN_NAME}' is not in PLUGINS.",
+            hint=f"Add '{PLUGIN_NAME}' to PLUGINS in configuration.py. Until then the backend refuses every sign-in: "
+            'without the plugin it would sign people in with no group sync and no superuser revocation.',
+            id='netbox_authentik.E002',
+        )
+    ]
 
 
 @_register()
@@ -242,17 +257,21 @@ def check_client_credentials(**kwargs):
     """E003, E004: the provider's client id and secret."""
     found = []
     if _missing(getattr(settings, 'SOCIAL_AUTH_AUTHENTIK_KEY', None)):
-        found.append(checks.Warning(
-            'SOCIAL_AUTH_AUTHENTIK_KEY is missing or empty.',
-            hint="Set it to the provider's Client ID (Authentik: Applications > Providers > your provider).",
-            id='netbox_authentik.E003',
-        ))
+        found.append(
+            checks.Warning(
+                'SOCIAL_AUTH_AUTHENTIK_KEY is missing or empty.',
+                hint="Set it to the provider's Client ID (Authentik: Applications > Providers > your provider).",
+                id='netbox_authentik.E003',
+            )
+        )
     if _missing(getattr(settings, 'SOCIAL_AUTH_AUTHENTIK_SECRET', None)):
-        found.append(checks.Warning(
-            'SOCIAL_AUTH_AUTHENTIK_SECRET is missing or empty.',
-            hint="Set it to the provider's Client Secret (Authentik: Applications > Providers > your provider).",
-            id='netbox_authentik.E004',
-        ))
+        found.append(
+            checks.Warning(
+                'SOCIAL_AUTH_AUTHENTIK_SECRET is missing or empty.',
+                hint="Set it to the provider's Client Secret (Authentik: Applications > Providers > your provider).",
+                id='netbox_authentik.E004',
+            )
+        )
     return found
 
 
@@ -270,16 +289,23 @@ def check_plugin_settings(**kwargs):
     for name, problem in plugin_settings.problems(config):
         spec = plugin_settings.SETTINGS.get(name)
         if spec is None:
-            found.append(checks.Warning(f'{CONFIG}: {problem}', hint='Rename or remove it; the README lists every '
-                                      'setting.', id='netbox_authentik.E009'))
+            found.append(
+                checks.Warning(
+                    f'{CONFIG}: {problem}',
+                    hint='Rename or remove it; the README lists every setting.',
+                    id='netbox_authentik.E009',
+                )
+            )
             continue
         # problems() reports the type before the choice: a value of the right type was a bad choice.
         check_id = 'netbox_authentik.E011' if plugin_settings._type_ok(config[name], spec) else 'netbox_authentik.E010'
-        found.append(checks.Warning(
-            f'{CONFIG}: {problem}',
-            hint=f'Fix it in configuration.py; until then the plugin uses the default, {spec.default!r}.',
-            id=check_id,
-        ))
+        found.append(
+            checks.Warning(
+                f'{CONFIG}: {problem}',
+                hint=f'Fix it in configuration.py; until then the plugin uses the default, {spec.default!r}.',
+                id=check_id,
+            )
+        )
     return found
 
 
@@ -292,24 +318,32 @@ def check_group_settings(**kwargs):
     if isinstance(group_map, dict):
         for key, target in group_map.items():
             if not isinstance(key, str):
-                found.append(checks.Warning(
-                    f"{CONFIG}['group_map'] has the key {key!r}, which is not an Authentik group name (a string).",
-                    hint='Use the Authentik group name, in quotes, as the key.',
-                    id='netbox_authentik.E012',
-                ))
-            elif not (isinstance(target, str)
-                      or (isinstance(target, list) and all(isinstance(item, str) for item in target))):
-                found.append(checks.Warning(
-                    f"{CONFIG}['group_map'][{key!r}] is {target!r}, not a NetBox group name or a list of names.",
-                    hint="Map it to a NetBox group name, e.g. 'Network engineers', or a list of names.",
-                    id='netbox_authentik.E012',
-                ))
-    found += _list_of_strings_problem('superuser_groups', config.get('superuser_groups'),
-                                      'Authentik group names', 'netbox_authentik.E013')
-    found += _list_of_strings_problem('group_filter', config.get('group_filter'),
-                                      'group name patterns', 'netbox_authentik.E014')
-    found += _list_of_strings_problem('protected_groups', config.get('protected_groups'),
-                                      'NetBox group names', 'netbox_authentik.E015')
+                found.append(
+                    checks.Warning(
+                        f"{CONFIG}['group_map'] has the key {key!r}, which is not an Authentik group name (a string).",
+                        hint='Use the Authentik group name, in quotes, as the key.',
+                        id='netbox_authentik.E012',
+                    )
+                )
+            elif not (
+                isinstance(target, str) or (isinstance(target, list) and all(isinstance(item, str) for item in target))
+            ):
+                found.append(
+                    checks.Warning(
+                        f"{CONFIG}['group_map'][{key!r}] is {target!r}, not a NetBox group name or a list of names.",
+                        hint="Map it to a NetBox group name, e.g. 'Network engineers', or a list of names.",
+                        id='netbox_authentik.E012',
+                    )
+                )
+    found += _list_of_strings_problem(
+        'superuser_groups', config.get('superuser_groups'), 'Authentik group names', 'netbox_authentik.E013'
+    )
+    found += _list_of_strings_problem(
+        'group_filter', config.get('group_filter'), 'group name patterns', 'netbox_authentik.E014'
+    )
+    found += _list_of_strings_problem(
+        'protected_groups', config.get('protected_groups'), 'NetBox group names', 'netbox_authentik.E015'
+    )
     return found
 
 
@@ -321,11 +355,13 @@ def check_durations(**kwargs):
     for name in POSITIVE_SETTINGS:
         value = config.get(name)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 0:
-            found.append(checks.Warning(
-                f"{CONFIG}['{name}'] is {value!r}; it must be more than 0 seconds.",
-                hint=f'Set a number of seconds above 0; the default is {plugin_settings.SETTINGS[name].default}.',
-                id='netbox_authentik.E016',
-            ))
+            found.append(
+                checks.Warning(
+                    f"{CONFIG}['{name}'] is {value!r}; it must be more than 0 seconds.",
+                    hint=f'Set a number of seconds above 0; the default is {plugin_settings.SETTINGS[name].default}.',
+                    id='netbox_authentik.E016',
+                )
+            )
     return found
 
 
@@ -336,20 +372,24 @@ def check_generic_backend_leftovers(**kwargs):
         return []
     found = []
     for name in sorted(setting for setting in dir(settings) if setting.startswith(GENERIC_PREFIX)):
-        renamed = AUTHENTIK_PREFIX + name[len(GENERIC_PREFIX):]
+        renamed = AUTHENTIK_PREFIX + name[len(GENERIC_PREFIX) :]
         hint = f'Remove it: {renamed} is already set.' if hasattr(settings, renamed) else f'Rename it to {renamed}.'
-        found.append(checks.Warning(
-            f'{name} is left over from the generic OpenID Connect backend; the Authentik backend does not read it.',
-            hint=hint,
-            id='netbox_authentik.W002',
-        ))
+        found.append(
+            checks.Warning(
+                f'{name} is left over from the generic OpenID Connect backend; the Authentik backend does not read it.',
+                hint=hint,
+                id='netbox_authentik.W002',
+            )
+        )
     protected = getattr(settings, 'SOCIAL_AUTH_PROTECTED_USER_FIELDS', None) or ()
     if isinstance(protected, (list, tuple, set)) and 'groups' in protected:
-        found.append(checks.Info(
-            "SOCIAL_AUTH_PROTECTED_USER_FIELDS lists 'groups', which the Authentik backend does not need.",
-            hint="Remove 'groups' from it: the plugin syncs groups in its own pipeline step.",
-            id='netbox_authentik.I001',
-        ))
+        found.append(
+            checks.Info(
+                "SOCIAL_AUTH_PROTECTED_USER_FIELDS lists 'groups', which the Authentik backend does not need.",
+                hint="Remove 'groups' from it: the plugin syncs groups in its own pipeline step.",
+                id='netbox_authentik.I001',
+            )
+        )
     return found
 
 
@@ -368,20 +408,27 @@ def check_pipeline(**kwargs):
     found = []
     for step, (consequence, where) in pipeline.REQUIRED_STEPS.items():
         if step not in steps:
-            found.append(checks.Warning(
-                f"{source} lacks '{step}': {consequence}.",
-                hint=f"Add '{step}' {where}, or remove {source} from configuration.py to run the plugin's own "
-                     'pipeline.',
-                id='netbox_authentik.W003',
-            ))
-    if pipeline.SYNC_GROUPS in steps and pipeline.LOAD_EXTRA_DATA in steps and (
-            steps.index(pipeline.SYNC_GROUPS) > steps.index(pipeline.LOAD_EXTRA_DATA)):
-        found.append(checks.Warning(
-            f"In {source}, '{pipeline.SYNC_GROUPS}' comes after '{pipeline.LOAD_EXTRA_DATA}': the groups it "
-            'records are not saved.',
-            hint=f"Move '{pipeline.SYNC_GROUPS}' before '{pipeline.LOAD_EXTRA_DATA}'.",
-            id='netbox_authentik.W004',
-        ))
+            found.append(
+                checks.Warning(
+                    f"{source} lacks '{step}': {consequence}.",
+                    hint=f"Add '{step}' {where}, or remove {source} from configuration.py to run the plugin's own "
+                    'pipeline.',
+                    id='netbox_authentik.W003',
+                )
+            )
+    if (
+        pipeline.SYNC_GROUPS in steps
+        and pipeline.LOAD_EXTRA_DATA in steps
+        and (steps.index(pipeline.SYNC_GROUPS) > steps.index(pipeline.LOAD_EXTRA_DATA))
+    ):
+        found.append(
+            checks.Warning(
+                f"In {source}, '{pipeline.SYNC_GROUPS}' comes after '{pipeline.LOAD_EXTRA_DATA}': the groups it "
+                'records are not saved.',
+                hint=f"Move '{pipeline.SYNC_GROUPS}' before '{pipeline.LOAD_EXTRA_DATA}'.",
+                id='netbox_authentik.W004',
+            )
+        )
     return found
 
 
@@ -400,8 +447,11 @@ def check_group_map_groups_exist(databases=None, **kwargs):
     except DatabaseError:
         # Not migrated yet, or not reachable: `migrate` and the database checks say so themselves.
         return []
-    return [checks.Warning(
-        f"{CONFIG}['group_map'] names the NetBox group {name!r}, which does not exist.",
-        hint=MISSING_GROUP_HINT,
-        id='netbox_authentik.W005',
-    ) for name in missing]
+    return [
+        checks.Warning(
+            f"{CONFIG}['group_map'] names the NetBox group {name!r}, which does not exist.",
+            hint=MISSING_GROUP_HINT,
+            id='netbox_authentik.W005',
+        )
+        for name in missing
+    ]

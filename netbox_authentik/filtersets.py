@@ -33,7 +33,8 @@ class AssociationFilterSet(BaseFilterSet):
         label=_('User (name)'),
     )
     several_identities = django_filters.BooleanFilter(
-        method='filter_several_identities', label=_('User has several identities of the provider'))
+        method='filter_several_identities', label=_('User has several identities of the provider')
+    )
     created__after = django_filters.DateTimeFilter(field_name='created', lookup_expr='gte')
     created__before = django_filters.DateTimeFilter(field_name='created', lookup_expr='lte')
 
@@ -54,8 +55,11 @@ class AssociationFilterSet(BaseFilterSet):
         )
 
     def filter_several_identities(self, queryset, name, value):
-        others = Exists(UserSocialAuth.objects.filter(user=OuterRef('user'), provider=OuterRef('provider'))
-                        .exclude(pk=OuterRef('pk')))
+        others = Exists(
+            UserSocialAuth.objects.filter(user=OuterRef('user'), provider=OuterRef('provider')).exclude(
+                pk=OuterRef('pk')
+            )
+        )
         return queryset.filter(others) if value else queryset.exclude(others)
 
 
@@ -64,10 +68,14 @@ class GroupMappingFilterSet(NetBoxModelFilterSet):
     """Quick search, Authentik group, NetBox group, superuser, enabled, glob, tags and custom fields."""
 
     netbox_group_id = django_filters.ModelMultipleChoiceFilter(
-        field_name='netbox_groups', queryset=Group.objects.all(), label=_('NetBox group (ID)'))
+        field_name='netbox_groups', queryset=Group.objects.all(), label=_('NetBox group (ID)')
+    )
     netbox_group = django_filters.ModelMultipleChoiceFilter(
-        field_name='netbox_groups__name', queryset=Group.objects.all(), to_field_name='name',
-        label=_('NetBox group (name)'))
+        field_name='netbox_groups__name',
+        queryset=Group.objects.all(),
+        to_field_name='name',
+        label=_('NetBox group (name)'),
+    )
     glob = django_filters.BooleanFilter(method='filter_glob', label=_('Is a glob'))
 
     class Meta:
@@ -79,7 +87,8 @@ class GroupMappingFilterSet(NetBoxModelFilterSet):
         if not value:
             return queryset
         return queryset.filter(
-            Q(authentik_group__icontains=value) | Q(description__icontains=value)
+            Q(authentik_group__icontains=value)
+            | Q(description__icontains=value)
             | Q(netbox_groups__name__icontains=value)
         ).distinct()
 

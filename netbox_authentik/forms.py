@@ -40,9 +40,12 @@ class AssociationForm(forms.ModelForm):
 
     user = DynamicModelChoiceField(queryset=get_user_model().objects.all(), label=_('NetBox user'))
     allow_second_identity = forms.BooleanField(
-        required=False, label=_('Allow a second identity'),
-        help_text=_('Link even though the user is already linked to another identity of this provider: '
-                    'two people could then sign in as this user.'),
+        required=False,
+        label=_('Allow a second identity'),
+        help_text=_(
+            'Link even though the user is already linked to another identity of this provider: '
+            'two people could then sign in as this user.'
+        ),
     )
 
     fieldsets = (FieldSet('user', 'provider', 'uid', 'allow_second_identity', name=_('Authentik identity link')),)
@@ -53,16 +56,25 @@ class AssociationForm(forms.ModelForm):
         labels = {'provider': _('Provider'), 'uid': _('Authentik uid (sub)')}
         help_texts = {
             'provider': _("The sign-in backend's name: 'authentik' for this plugin."),
-            'uid': _("The user's <code>sub</code> claim in Authentik's tokens; it depends on the provider's "
-                     'subject mode (hashed user ID by default).'),
+            'uid': _(
+                "The user's <code>sub</code> claim in Authentik's tokens; it depends on the provider's "
+                'subject mode (hashed user ID by default).'
+            ),
         }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The link as stored, before the submitted values are put on the instance.
-        self.stored = (UserSocialAuth(pk=self.instance.pk, user_id=self.instance.user_id,
-                                      provider=self.instance.provider, uid=self.instance.uid)
-                       if self.instance.pk is not None else None)
+        self.stored = (
+            UserSocialAuth(
+                pk=self.instance.pk,
+                user_id=self.instance.user_id,
+                provider=self.instance.provider,
+                uid=self.instance.uid,
+            )
+            if self.instance.pk is not None
+            else None
+        )
         # A new link is for this plugin's backend unless the URL asks otherwise (?provider=oidc).
         if self.instance.pk is None and not self.initial.get('provider'):
             self.initial['provider'] = linking.PROVIDER
@@ -74,8 +86,11 @@ class AssociationForm(forms.ModelForm):
         if request is None:
             raise forms.ValidationError(_('Unable to verify permission to link this user.'))
         problems = linking.link_problems(
-            request.user, self.cleaned_data.get('user'), self.cleaned_data.get('provider'),
-            self.cleaned_data.get('uid'), link=self.stored,
+            request.user,
+            self.cleaned_data.get('user'),
+            self.cleaned_data.get('provider'),
+            self.cleaned_data.get('uid'),
+            link=self.stored,
             allow_second_identity=self.cleaned_data.get('allow_second_identity', False),
         )
         for field, message in problems.items():
@@ -100,17 +115,21 @@ class AssociationFilterForm(NetBoxModelFilterSetForm):
         FieldSet('created__after', 'created__before', name=_('Created')),
     )
     user_id = DynamicModelMultipleChoiceField(
-        queryset=get_user_model().objects.all(), required=False, label=_('User'),
+        queryset=get_user_model().objects.all(),
+        required=False,
+        label=_('User'),
     )
     provider = forms.MultipleChoiceField(choices=_provider_choices, required=False, label=_('Provider'))
     uid = forms.CharField(required=False, label=_('Authentik uid (sub)'))
     several_identities = forms.NullBooleanField(
-        required=False, label=_('User has several identities'), widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES))
+        required=False, label=_('User has several identities'), widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES)
+    )
     created__after = forms.DateTimeField(required=False, label=_('Created after'), widget=DateTimePicker())
     created__before = forms.DateTimeField(required=False, label=_('Created before'), widget=DateTimePicker())
 
 
 # -- group mapping rules ------------------------------------------------------------------------------------
+
 
 def _acting_user():
     """The person submitting the form: NetBox keeps the request of every page view in current_request."""
@@ -136,13 +155,22 @@ class GroupMappingForm(GroupMappingAuthorityMixin, NetBoxModelForm):
     """Add or edit one rule."""
 
     netbox_groups = DynamicModelMultipleChoiceField(
-        queryset=Group.objects.all(), required=False, label=_('NetBox groups'),
+        queryset=Group.objects.all(),
+        required=False,
+        label=_('NetBox groups'),
         help_text=_('Members of the Authentik group are put in these NetBox groups.'),
     )
 
     fieldsets = (
-        FieldSet('authentik_group', 'netbox_groups', 'superuser', 'enabled', 'description', 'tags',
-                 name=_('Group mapping rule')),
+        FieldSet(
+            'authentik_group',
+            'netbox_groups',
+            'superuser',
+            'enabled',
+            'description',
+            'tags',
+            name=_('Group mapping rule'),
+        ),
     )
 
     class Meta:
@@ -159,7 +187,10 @@ class GroupMappingImportForm(GroupMappingAuthorityMixin, NetBoxModelImportForm):
     """One row of a CSV, YAML or JSON import."""
 
     netbox_groups = CSVModelMultipleChoiceField(
-        queryset=Group.objects.all(), required=False, to_field_name='name', label=_('NetBox groups'),
+        queryset=Group.objects.all(),
+        required=False,
+        to_field_name='name',
+        label=_('NetBox groups'),
         error_messages={'invalid_choice': _('No NetBox group is named %(value)s.')},
         help_text=_('NetBox group names separated by commas, encased with double quotes (e.g. "Ops,NOC")'),
     )
@@ -191,7 +222,8 @@ class GroupMappingBulkEditForm(GroupMappingAuthorityMixin, NetBoxModelBulkEditFo
 
     model = GroupMapping
     netbox_groups = DynamicModelMultipleChoiceField(
-        queryset=Group.objects.all(), required=False, label=_('NetBox groups'))
+        queryset=Group.objects.all(), required=False, label=_('NetBox groups')
+    )
     superuser = forms.NullBooleanField(required=False, widget=BulkEditNullBooleanSelect(), label=_('Superuser'))
     enabled = forms.NullBooleanField(required=False, widget=BulkEditNullBooleanSelect(), label=_('Enabled'))
     description = forms.CharField(max_length=200, required=False, label=_('Description'))
@@ -215,13 +247,17 @@ class GroupMappingFilterForm(NetBoxModelFilterSetForm):
     )
     authentik_group = forms.CharField(required=False, label=_('Authentik group'))
     netbox_group_id = DynamicModelMultipleChoiceField(
-        queryset=Group.objects.all(), required=False, label=_('NetBox group'))
+        queryset=Group.objects.all(), required=False, label=_('NetBox group')
+    )
     superuser = forms.NullBooleanField(
-        required=False, label=_('Superuser'), widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES))
+        required=False, label=_('Superuser'), widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES)
+    )
     enabled = forms.NullBooleanField(
-        required=False, label=_('Enabled'), widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES))
+        required=False, label=_('Enabled'), widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES)
+    )
     glob = forms.NullBooleanField(
-        required=False, label=_('Glob'), widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES))
+        required=False, label=_('Glob'), widget=forms.Select(choices=BOOLEAN_WITH_BLANK_CHOICES)
+    )
     tag = TagFilterField(model)
 
 
@@ -229,7 +265,9 @@ class EffectiveRulesForm(forms.Form):
     """Pick a linked user to see what the effective rules would give them now."""
 
     link = forms.ModelChoiceField(
-        queryset=UserSocialAuth.objects.none(), required=False, label=_('Linked user'),
+        queryset=UserSocialAuth.objects.none(),
+        required=False,
+        label=_('Linked user'),
         help_text=_('Their Authentik groups as recorded at their last sign-in.'),
     )
 

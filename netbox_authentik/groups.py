@@ -89,7 +89,8 @@ def configuration_rules(group_map, superuser_groups):
     """The rules PLUGINS_CONFIG's group_map and superuser_groups make (exact names only), in their order."""
     rules = [
         MappingRule(name, tuple(_as_list(targets)), source=GROUP_MAP)
-        for name, targets in (group_map or {}).items() if isinstance(name, str)
+        for name, targets in (group_map or {}).items()
+        if isinstance(name, str)
     ]
     rules += [MappingRule(name, superuser=True, source=SUPERUSER_GROUPS) for name in _as_list(superuser_groups)]
     return tuple(rules)

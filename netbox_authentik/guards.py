@@ -22,11 +22,16 @@ def refusal_without_plugin(request):
     """
     if plugin_installed():
         return None
-    logger.error("Sign-in through Authentik refused: REMOTE_AUTH_BACKEND names the Authentik backend but '%s' is "
-                 'not in PLUGINS, so groups and superuser status would not be synced. Add it to PLUGINS in '
-                 'configuration.py.', PLUGIN_NAME)
-    text = _("Sign-in through Authentik is switched off until the NetBox administrator adds 'netbox_authentik' "
-             'to PLUGINS in configuration.py.')
+    logger.error(
+        "Sign-in through Authentik refused: REMOTE_AUTH_BACKEND names the Authentik backend but '%s' is "
+        'not in PLUGINS, so groups and superuser status would not be synced. Add it to PLUGINS in '
+        'configuration.py.',
+        PLUGIN_NAME,
+    )
+    text = _(
+        "Sign-in through Authentik is switched off until the NetBox administrator adds 'netbox_authentik' "
+        'to PLUGINS in configuration.py.'
+    )
     if request is not None:
         # The plugin's error middleware is missing too, and NetBox's own shows only a generic text.
         messages.error(request, text, fail_silently=True)
@@ -57,7 +62,10 @@ def warn_reusable_subject(claims):
     if claim is None:
         return
     _reusable_subject_logged = True
-    logger.warning("Authentik's sub is the %s claim: the provider's Subject mode is based on the username, email "
-                   'or UPN, which another person can get after a rename or deletion and then sign in as the same '
-                   "NetBox user. Set the provider's Subject mode to 'Based on the User's hashed ID' (the default), "
-                   "ID or UUID; every sub changes then, see the README.", claim)
+    logger.warning(
+        "Authentik's sub is the %s claim: the provider's Subject mode is based on the username, email "
+        'or UPN, which another person can get after a rename or deletion and then sign in as the same '
+        "NetBox user. Set the provider's Subject mode to 'Based on the User's hashed ID' (the default), "
+        'ID or UUID; every sub changes then, see the README.',
+        claim,
+    )

@@ -55,8 +55,9 @@ def plan_links(rows, default_provider, allow_second_identity=False):
             continue
         existing = linking.existing_link(provider, uid)
         if existing is None:
-            problems = linking.link_problems(linking.SERVER_OPERATOR, user, provider, uid,
-                                             allow_second_identity=allow_second_identity)
+            problems = linking.link_problems(
+                linking.SERVER_OPERATOR, user, provider, uid, allow_second_identity=allow_second_identity
+            )
             if problems.get('user'):
                 row.problems.append(problems['user'].rstrip('.') + '; --allow-second-identity links it anyway')
                 continue
@@ -89,8 +90,9 @@ def plan_matches(rows, mode, provider):
         if existing is not None:
             plan[row.line] = ProposedLink(row, reason=f"already linked to NetBox user '{existing.user}'")
             continue
-        found = linking.match_existing_user(mode, provider, username=row.get('username'),
-                                            email=row.get('email'), email_verified=True)
+        found = linking.match_existing_user(
+            mode, provider, username=row.get('username'), email=row.get('email'), email_verified=True
+        )
         if found.user is None:
             plan[row.line] = ProposedLink(row, reason=found.refusal or f'no NetBox user with this {mode}')
             continue
@@ -101,8 +103,9 @@ def plan_matches(rows, mode, provider):
             for line in lines:
                 proposal = plan[line]
                 others = ', '.join(str(other) for other in lines if other != line)
-                plan[line] = ProposedLink(proposal.row, reason=f"NetBox user '{proposal.user}' also matches line(s) "
-                                                               f'{others}')
+                plan[line] = ProposedLink(
+                    proposal.row, reason=f"NetBox user '{proposal.user}' also matches line(s) {others}"
+                )
     return [plan[line] for line in sorted(plan)]
 
 

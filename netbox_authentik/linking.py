@@ -112,8 +112,10 @@ def link_problems(acting_user, user, provider, uid, link=None, allow_second_iden
     if user is not None and joins_user and not allow_second_identity:
         other = other_identity(user, provider, exclude_pk=getattr(link, 'pk', None))
         if other is not None:
-            problems['user'] = (f"NetBox user '{user}' is already linked to {provider} identity {other.uid}: "
-                                'a second identity would let two people sign in as this user.')
+            problems['user'] = (
+                f"NetBox user '{user}' is already linked to {provider} identity {other.uid}: "
+                'a second identity would let two people sign in as this user.'
+            )
     return problems
 
 
@@ -127,14 +129,20 @@ def other_identity(user, provider, exclude_pk=None):
 
 def with_identity_counts(queryset):
     """Annotate each link with `user_identities`: how many identities of its provider its user is linked to."""
-    identities = (UserSocialAuth.objects.filter(user=OuterRef('user'), provider=OuterRef('provider')).order_by()
-                  .values('user').annotate(count=Count('pk')).values('count'))
+    identities = (
+        UserSocialAuth.objects.filter(user=OuterRef('user'), provider=OuterRef('provider'))
+        .order_by()
+        .values('user')
+        .annotate(count=Count('pk'))
+        .values('count')
+    )
     return queryset.annotate(user_identities=Subquery(identities))
 
 
 # -- the safe view of extra_data ---------------------------------------------------------------
 # extra_data also holds the id_token (kept as logout hint). Pages, exports and the API read
 # only these accessors, never extra_data itself.
+
 
 def synced_groups(association):
     """Return the Authentik groups recorded at the last sign-in, or None if none were recorded."""
@@ -164,6 +172,7 @@ def last_sign_in(association):
 
 
 # -- matching existing NetBox users ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Match:
@@ -202,8 +211,9 @@ def match_existing_user(mode, provider, username='', email='', email_verified=Fa
             return Match()
         # The database's case-insensitive match is only a pre-filter: its UPPER() turns look-alikes
         # such as the dotless 'ı' into ASCII letters. The exact comparison is comparable_email's.
-        candidates = [user for user in User.objects.filter(email__iexact=email)
-                      if comparable_email(user.email) == wanted]
+        candidates = [
+            user for user in User.objects.filter(email__iexact=email) if comparable_email(user.email) == wanted
+        ]
         if mode == 'verified_email' and email_verified is not True:
             if candidates:
                 return Match(refusal='Authentik did not mark the email address as verified')
@@ -267,13 +277,22 @@ def associate_existing_user(backend, details, response, user=None, *args, **kwar
             get_user_model().objects.select_for_update().filter(pk=match.user.pk).exists()
             match = match_existing_user(mode, **claims)
     if match.refusal:
-        logger.warning('Did not link Authentik identity %s to an existing NetBox user '
-                       '(associate_existing_users=%r): %s. If it is the same person, link it by hand: '
-                       '`netbox authentik_link --user USERNAME --uid %s`, or on the Authentik identity links page.',
-                       safe(uid), mode, safe(match.refusal), safe(uid))
+        logger.warning(
+            'Did not link Authentik identity %s to an existing NetBox user '
+            '(associate_existing_users=%r): %s. If it is the same person, link it by hand: '
+            '`netbox authentik_link --user USERNAME --uid %s`, or on the Authentik identity links page.',
+            safe(uid),
+            mode,
+            safe(match.refusal),
+            safe(uid),
+        )
         return None
     if match.user is None:
         return None
-    logger.info("Linking Authentik identity %s to existing NetBox user '%s' (associate_existing_users=%r)",
-                safe(uid), safe(match.user.username), mode)
+    logger.info(
+        "Linking Authentik identity %s to existing NetBox user '%s' (associate_existing_users=%r)",
+        safe(uid),
+        safe(match.user.username),
+        mode,
+    )
     return {'user': match.user, 'is_new': False}

@@ -34,7 +34,6 @@ from .sessions import is_authentik_session
 logger = logging.getLogger(__name__)
 
 
-
 # -- RP-initiated logout ---------------------------------------------------------------------------------
 
 
@@ -60,8 +59,9 @@ def post_logout_redirect_uri(request):
 
 def latest_id_token(user):
     """Return the id_token of the user's most recently used Authentik link, or None."""
-    link = (UserSocialAuth.objects.filter(user=user, provider=BACKEND_NAME)
-            .order_by('-modified').only('extra_data').first())
+    link = (
+        UserSocialAuth.objects.filter(user=user, provider=BACKEND_NAME).order_by('-modified').only('extra_data').first()
+    )
     id_token = (link.extra_data or {}).get('id_token') if link else None
     return id_token if isinstance(id_token, str) and id_token else None
 
@@ -94,9 +94,11 @@ class AuthentikLogoutMiddleware:
             return self.get_response(request)
         try:
             # Read before NetBox's LogoutView flushes the session and forgets the user.
-            signed_in_through_authentik = (plugin_settings.get('logout_at_authentik')
-                                           and request.user.is_authenticated
-                                           and is_authentik_session(request.session))
+            signed_in_through_authentik = (
+                plugin_settings.get('logout_at_authentik')
+                and request.user.is_authenticated
+                and is_authentik_session(request.session)
+            )
             id_token_hint = latest_id_token(request.user) if signed_in_through_authentik else None
         except Exception:  # logout must always work; at worst it stays a NetBox-only logout
             logger.exception('Could not tell whether this logout should end an Authentik session')
@@ -114,13 +116,25 @@ class AuthentikLogoutMiddleware:
             logger.exception('Logout ended the NetBox session only: building the Authentik logout URL failed')
             url = None
         if url is None:
-            messages.warning(request, _('You have logged out of NetBox, but NetBox could not end your Authentik '
-                                        'session. Sign out of Authentik too if this is a shared computer.'))
+            messages.warning(
+                request,
+                _(
+                    'You have logged out of NetBox, but NetBox could not end your Authentik '
+                    'session. Sign out of Authentik too if this is a shared computer.'
+                ),
+            )
             return response
         response['Location'] = url
-        response.set_signed_cookie(LOGOUT_STATE_COOKIE, state, salt=LOGOUT_STATE_SALT, max_age=LOGOUT_STATE_MAX_AGE,
-                                   path=settings.SESSION_COOKIE_PATH, secure=request.is_secure(), httponly=True,
-                                   samesite='Lax')
+        response.set_signed_cookie(
+            LOGOUT_STATE_COOKIE,
+            state,
+            salt=LOGOUT_STATE_SALT,
+            max_age=LOGOUT_STATE_MAX_AGE,
+            path=settings.SESSION_COOKIE_PATH,
+            secure=request.is_secure(),
+            httponly=True,
+            samesite='Lax',
+        )
         return response
 
 
@@ -184,16 +198,25 @@ def authentik_reachable(backend):
     except requests.RequestException as error:
         reachable, cause = False, type(error).__name__
     if not reachable:
-        logger.warning('login_redirect: Authentik at %s is not reachable (%s); /login/ shows the local login form '
-                       'for %s s', url, cause, PROBE_REMEMBER_UNREACHABLE)
+        logger.warning(
+            'login_redirect: Authentik at %s is not reachable (%s); /login/ shows the local login form for %s s',
+            url,
+            cause,
+            PROBE_REMEMBER_UNREACHABLE,
+        )
     cache.set(key, reachable, PROBE_REMEMBER_REACHABLE if reachable else PROBE_REMEMBER_UNREACHABLE)
     return reachable
 
 
 def _unreachable_message(request):
-    local_form = f"{reverse('login')}?local=1"
-    messages.error(request, _('NetBox could not reach Authentik. Try again later, or sign in with a local NetBox '
-                              'account; the local login form is always at {url}.').format(url=local_form))
+    local_form = f'{reverse("login")}?local=1'
+    messages.error(
+        request,
+        _(
+            'NetBox could not reach Authentik. Try again later, or sign in with a local NetBox '
+            'account; the local login form is always at {url}.'
+        ).format(url=local_form),
+    )
 
 
 def begin_authentik_sign_in(request):
@@ -209,12 +232,13 @@ def begin_authentik_sign_in(request):
             return None
         response = do_auth(backend, redirect_name=REDIRECT_FIELD_NAME, user=request.user)
     except MissingBackend:
-        logger.error("login_redirect is on, but the authentik backend is not in REMOTE_AUTH_BACKEND")
+        logger.error('login_redirect is on, but the authentik backend is not in REMOTE_AUTH_BACKEND')
         return None
     except Exception as error:
         if isinstance(error, SocialAuthBaseException):
-            logger.warning('login_redirect: showing the local login form, the Authentik sign-in could not start: %s',
-                           safe(error))
+            logger.warning(
+                'login_redirect: showing the local login form, the Authentik sign-in could not start: %s', safe(error)
+            )
         else:
             logger.exception('login_redirect: showing the local login form, the Authentik sign-in failed to start')
         _unreachable_message(request)

@@ -22,8 +22,15 @@ from .groups import DATABASE, MappingRule, RuleIndex, configuration_rules, glob_
 logger = logging.getLogger(__name__)
 
 VERSION_KEY = 'netbox_authentik:group_mappings:version'
-GROUP_SETTINGS = ('group_sync', 'group_map', 'auto_create_groups', 'group_filter', 'protected_groups',
-                  'superuser_groups', 'missing_groups_claim')
+GROUP_SETTINGS = (
+    'group_sync',
+    'group_map',
+    'auto_create_groups',
+    'group_filter',
+    'protected_groups',
+    'superuser_groups',
+    'missing_groups_claim',
+)
 
 
 # This process's copy of the database rules and the version token they were loaded under, as one tuple
@@ -40,8 +47,10 @@ def database_rules():
             cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
             token = cache.get(VERSION_KEY)
     except Exception as failure:  # Redis down: read the rules every time rather than fail the sign-in
-        logger.warning('Could not read the group mapping rules version from the cache (%s); reading the rules '
-                       'from the database.', type(failure).__name__)
+        logger.warning(
+            'Could not read the group mapping rules version from the cache (%s); reading the rules from the database.',
+            type(failure).__name__,
+        )
         return load_database_rules()
     loaded_token, rules = _loaded
     if token is None or token != loaded_token:
@@ -59,8 +68,11 @@ def load_database_rules():
     """Read the enabled rules and their NetBox group names with one query, whatever their number."""
     from .models import GroupMapping
 
-    rows = (GroupMapping.objects.filter(enabled=True).order_by('pk')
-            .values_list('pk', 'authentik_group', 'superuser', 'netbox_groups__name'))
+    rows = (
+        GroupMapping.objects.filter(enabled=True)
+        .order_by('pk')
+        .values_list('pk', 'authentik_group', 'superuser', 'netbox_groups__name')
+    )
     found = {}
     for pk, authentik_group, superuser, netbox_group in rows:
         rule = found.setdefault(pk, {'authentik_group': authentik_group, 'superuser': superuser, 'netbox_groups': []})
@@ -68,8 +80,12 @@ def load_database_rules():
             rule['netbox_groups'].append(netbox_group)
     return tuple(
         MappingRule(
-            rule['authentik_group'], tuple(sorted(rule['netbox_groups'])), superuser=rule['superuser'],
-            source=DATABASE, glob=is_glob(rule['authentik_group']), rule_id=pk,
+            rule['authentik_group'],
+            tuple(sorted(rule['netbox_groups'])),
+            superuser=rule['superuser'],
+            source=DATABASE,
+            glob=is_glob(rule['authentik_group']),
+            rule_id=pk,
         )
         for pk, rule in found.items()
     )
@@ -81,12 +97,16 @@ def bump_version():
     The second bump matters: a worker reading the rules between the first bump and the commit
     still sees the old rows, and would keep them under the new token.
     """
+
     def replace_token():
         try:
             cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
         except Exception as failure:
-            logger.warning('Could not publish the new group mapping rules version (%s): other workers keep the '
-                           'rules they have until the next change.', type(failure).__name__)
+            logger.warning(
+                'Could not publish the new group mapping rules version (%s): other workers keep the '
+                'rules they have until the next change.',
+                type(failure).__name__,
+            )
 
     replace_token()
     transaction.on_commit(replace_token)
@@ -106,6 +126,7 @@ def effective_rules(config=None):
 
 
 # -- what a linked user would get now ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Preview:
@@ -136,8 +157,13 @@ def preview(association, config=None):
     user = association.user
     authentik_groups = synced_groups(association)
     current = frozenset(user.groups.values_list('name', flat=True))
-    plan = plan_groups(authentik_groups, current, config, default_groups=settings.REMOTE_AUTH_DEFAULT_GROUPS,
-                       max_name_length=Group._meta.get_field('name').max_length)
+    plan = plan_groups(
+        authentik_groups,
+        current,
+        config,
+        default_groups=settings.REMOTE_AUTH_DEFAULT_GROUPS,
+        max_name_length=Group._meta.get_field('name').max_length,
+    )
     existing = set(Group.objects.filter(name__in=plan.add).values_list('name', flat=True)) | plan.create
     index = RuleIndex(effective_rules(config))
     return Preview(
@@ -154,6 +180,7 @@ def preview(association, config=None):
 
 
 # -- for `netbox authentik_check` -------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RuleFinding:
@@ -186,8 +213,14 @@ def rule_findings():
     try:
         return _rule_findings()
     except DatabaseError as failure:
-        return [RuleFinding(CHECK, 'error', f'Could not read the group mapping rules: {type(failure).__name__}.',
-                            'Check the database settings and run `netbox migrate`.')]
+        return [
+            RuleFinding(
+                CHECK,
+                'error',
+                f'Could not read the group mapping rules: {type(failure).__name__}.',
+                'Check the database settings and run `netbox migrate`.',
+            )
+        ]
 
 
 def _rule_findings():
@@ -195,8 +228,11 @@ def _rule_findings():
 
     config = configuration()
     rules = effective_rules(config)
-    existing = set(Group.objects.filter(name__in={name for rule in rules for name in rule.netbox_groups})
-                   .values_list('name', flat=True))
+    existing = set(
+        Group.objects.filter(name__in={name for rule in rules for name in rule.netbox_groups}).values_list(
+            'name', flat=True
+        )
+    )
     if config['group_sync'] == 'off':
         sync_note = ' group_sync is off: only superuser status is applied.'
     else:
@@ -207,24 +243,36 @@ def _rule_findings():
     findings += [RuleFinding(CHECK, 'ok', describe(rule)) for rule in rules]
     for rule in rules:
         if rule.source == DATABASE and not rule.netbox_groups and not rule.superuser:
-            findings.append(RuleFinding(
-                CHECK, 'warning', f"Database rule #{rule.rule_id} ('{rule.authentik_group}') maps onto no NetBox "
-                'group and grants no superuser status: it does nothing.',
-                'Its NetBox groups were probably deleted. Edit the rule at /plugins/authentik/group-mappings/ '
-                'or delete it.'))
+            findings.append(
+                RuleFinding(
+                    CHECK,
+                    'warning',
+                    f"Database rule #{rule.rule_id} ('{rule.authentik_group}') maps onto no NetBox "
+                    'group and grants no superuser status: it does nothing.',
+                    'Its NetBox groups were probably deleted. Edit the rule at /plugins/authentik/group-mappings/ '
+                    'or delete it.',
+                )
+            )
         missing = sorted(set(rule.netbox_groups) - existing)
         if missing and not (rule.source != DATABASE and config['auto_create_groups']):
             names = ', '.join(f"'{name}'" for name in missing)
-            findings.append(RuleFinding(
-                CHECK, 'warning', f'{describe(rule)} names NetBox group(s) that do not exist: {names}.',
-                'Create the groups in NetBox (Admin → Groups) or correct the rule.'))
+            findings.append(
+                RuleFinding(
+                    CHECK,
+                    'warning',
+                    f'{describe(rule)} names NetBox group(s) that do not exist: {names}.',
+                    'Create the groups in NetBox (Admin → Groups) or correct the rule.',
+                )
+            )
         if rule.glob and (problem := glob_problem(rule.authentik_group)):
-            findings.append(RuleFinding(CHECK, 'warning', f'{describe(rule)}: not a valid glob: {problem}.',
-                                        'Correct the rule.'))
+            findings.append(
+                RuleFinding(CHECK, 'warning', f'{describe(rule)}: not a valid glob: {problem}.', 'Correct the rule.')
+            )
     return findings
 
 
 # -- signals: every change that alters the rules replaces the version token -------------------------------
+
 
 @receiver((post_save, post_delete), sender='netbox_authentik.GroupMapping', dispatch_uid='nba_rules_saved')
 def _rule_saved_or_deleted(sender, **kwargs):

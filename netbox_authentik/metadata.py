@@ -11,8 +11,15 @@ CACHE_PREFIX = 'netbox_authentik'
 DISCOVERY = 'discovery'
 JWKS = 'JWKS'
 # The discovery fields a sign-in depends on; a change in any of them makes a cached copy stale.
-COMPARED_FIELDS = ('issuer', 'id_token_signing_alg_values_supported', 'authorization_endpoint', 'token_endpoint',
-                   'userinfo_endpoint', 'end_session_endpoint', 'jwks_uri')
+COMPARED_FIELDS = (
+    'issuer',
+    'id_token_signing_alg_values_supported',
+    'authorization_endpoint',
+    'token_endpoint',
+    'userinfo_endpoint',
+    'end_session_endpoint',
+    'jwks_uri',
+)
 
 
 def cache_key(kind, url):

@@ -60,7 +60,8 @@ class GroupMappingQuerySet(RestrictedQuerySet):
         if action == 'view' or acts_as_superuser(user):
             return queryset
         foreign_group = GroupMapping.netbox_groups.through.objects.filter(groupmapping=OuterRef('pk')).exclude(
-            group__user=user)
+            group__user=user
+        )
         return queryset.filter(superuser=False).exclude(Exists(foreign_group))
 
 
@@ -70,8 +71,10 @@ class GroupMapping(NetBoxModel):
     authentik_group = models.CharField(
         verbose_name=_('Authentik group'),
         max_length=AUTHENTIK_GROUP_MAX_LENGTH,
-        help_text=_('An exact Authentik group name, or a glob when it holds *, ? or [ ] (case-sensitive). '
-                    'Write [[] for a literal [.'),
+        help_text=_(
+            'An exact Authentik group name, or a glob when it holds *, ? or [ ] (case-sensitive). '
+            'Write [[] for a literal [.'
+        ),
     )
     netbox_groups = models.ManyToManyField(
         to='users.Group',

@@ -44,7 +44,8 @@ def store_nonce(backend, url, state):
     expired(issued, server_url=url).delete()
     nonce = backend.strategy.random_string(64)
     backend.strategy.storage.association.store(
-        url, OpenIdConnectAssociation(nonce, issued=issued, lifetime=NONCE_LIFETIME, assoc_type=state or ''))
+        url, OpenIdConnectAssociation(nonce, issued=issued, lifetime=NONCE_LIFETIME, assoc_type=state or '')
+    )
     if state:
         same_browser = association_model().objects.filter(server_url=url, assoc_type=state)
         newest = list(same_browser.order_by('-id').values_list('id', flat=True)[:PENDING_PER_BROWSER])

@@ -58,10 +58,14 @@ AUTHENTIK_PIPELINE = (
 
 # The steps an admin-supplied pipeline needs: step -> (what goes wrong without it, where it belongs).
 REQUIRED_STEPS = {
-    REFUSE_SECOND_IDENTITY: ('whoever is signed in to NetBox can attach another Authentik identity to their account',
-                             f"before '{GET_USERNAME}'"),
-    REFUSE_USERNAME_COLLISION: ("a first sign-in whose username a NetBox user already has gets a suffixed copy "
-                                "('bob' becomes 'bob<16 hex>')", f"just before '{GET_USERNAME}'"),
+    REFUSE_SECOND_IDENTITY: (
+        'whoever is signed in to NetBox can attach another Authentik identity to their account',
+        f"before '{GET_USERNAME}'",
+    ),
+    REFUSE_USERNAME_COLLISION: (
+        "a first sign-in whose username a NetBox user already has gets a suffixed copy ('bob' becomes 'bob<16 hex>')",
+        f"just before '{GET_USERNAME}'",
+    ),
     SYNC_GROUPS: ('Authentik groups and superuser status are not synced', f"just before '{LOAD_EXTRA_DATA}'"),
 }
 
@@ -87,12 +91,24 @@ def refuse_second_identity(backend, user=None, social=None, *args, **kwargs):
     other = other_identity(user, backend.name)
     if other is None:
         return
-    logger.warning("Refused to link Authentik identity %s to the signed-in NetBox user '%s', already linked to "
-                   '%s identity %s. Link it by hand if both belong to this user: `netbox authentik_link --user %s '
-                   '--uid %s --allow-second-identity`.', kwargs.get('uid'), user, backend.name, other.uid, user,
-                   kwargs.get('uid'))
-    raise AuthentikError(backend, _('Your NetBox account is already linked to another Authentik account. '
-                                    'Sign out of NetBox first, then sign in again.'))
+    logger.warning(
+        "Refused to link Authentik identity %s to the signed-in NetBox user '%s', already linked to "
+        '%s identity %s. Link it by hand if both belong to this user: `netbox authentik_link --user %s '
+        '--uid %s --allow-second-identity`.',
+        kwargs.get('uid'),
+        user,
+        backend.name,
+        other.uid,
+        user,
+        kwargs.get('uid'),
+    )
+    raise AuthentikError(
+        backend,
+        _(
+            'Your NetBox account is already linked to another Authentik account. '
+            'Sign out of NetBox first, then sign in again.'
+        ),
+    )
 
 
 def refuse_username_collision(strategy, backend, details, user=None, *args, **kwargs):
@@ -120,16 +136,34 @@ def refuse_username_collision(strategy, backend, details, user=None, *args, **kw
 
     uid = kwargs.get('uid')
     if existing == wanted:
-        logger.warning("Refused the first sign-in of Authentik identity %s: NetBox user '%s' already exists. If it "
-                       'is the same person, link the two: `netbox authentik_link --user %s --uid %s` (or set '
-                       "associate_existing_users). For a separate user with a suffixed name, set "
-                       "username_collision='suffix'.", uid, existing, existing, uid)
+        logger.warning(
+            "Refused the first sign-in of Authentik identity %s: NetBox user '%s' already exists. If it "
+            'is the same person, link the two: `netbox authentik_link --user %s --uid %s` (or set '
+            'associate_existing_users). For a separate user with a suffixed name, set '
+            "username_collision='suffix'.",
+            uid,
+            existing,
+            existing,
+            uid,
+        )
     else:
-        logger.warning("Refused the first sign-in of Authentik identity %s: its username '%s' differs from NetBox "
-                       "user '%s' in case only. If it is the same person, link the two: "
-                       '`netbox authentik_link --user %s --uid %s`.', uid, wanted, existing, existing, uid)
-    raise AuthentikError(backend, _('An account with this name already exists in NetBox. '
-                                    'Ask your NetBox administrator to link it to your Authentik account.'))
+        logger.warning(
+            "Refused the first sign-in of Authentik identity %s: its username '%s' differs from NetBox "
+            "user '%s' in case only. If it is the same person, link the two: "
+            '`netbox authentik_link --user %s --uid %s`.',
+            uid,
+            wanted,
+            existing,
+            existing,
+            uid,
+        )
+    raise AuthentikError(
+        backend,
+        _(
+            'An account with this name already exists in NetBox. '
+            'Ask your NetBox administrator to link it to your Authentik account.'
+        ),
+    )
 
 
 def _username_wanted(backend, details):
@@ -142,7 +176,7 @@ def _username_wanted(backend, details):
         username = details.get('username') or ''
     if not username:
         return ''
-    username = username[:get_user_model()._meta.get_field('username').max_length]
+    username = username[: get_user_model()._meta.get_field('username').max_length]
     if backend.setting('CLEAN_USERNAMES', True):
         clean = backend.setting('CLEAN_USERNAME_FUNCTION')
         username = module_member(clean)(username) if clean else backend.strategy.storage.user.clean_username(username)
@@ -165,21 +199,34 @@ def sync_groups(backend, user=None, response=None, social=None, *args, **kwargs)
     config = mapping_rules.configuration()
     current = set(user.groups.values_list('name', flat=True))
     before = user_changes.user_state(current, user.is_superuser)
-    plan = plan_groups(claim.names, current, config, default_groups=settings.REMOTE_AUTH_DEFAULT_GROUPS,
-                       max_name_length=Group._meta.get_field('name').max_length)
+    plan = plan_groups(
+        claim.names,
+        current,
+        config,
+        default_groups=settings.REMOTE_AUTH_DEFAULT_GROUPS,
+        max_name_length=Group._meta.get_field('name').max_length,
+    )
 
     if plan.claim_missing:
-        logger.warning('Authentik sent no groups claim for %s; groups and superuser status left as they are '
-                       "(missing_groups_claim='keep'). Is the profile scope requested and mapped?", safe(user))
+        logger.warning(
+            'Authentik sent no groups claim for %s; groups and superuser status left as they are '
+            "(missing_groups_claim='keep'). Is the profile scope requested and mapped?",
+            safe(user),
+        )
     if plan.too_long:
-        logger.warning('Skipped %d group name(s) longer than NetBox allows for %s: %s', len(plan.too_long),
-                       safe(user), safe_names(sorted(plan.too_long)))
+        logger.warning(
+            'Skipped %d group name(s) longer than NetBox allows for %s: %s',
+            len(plan.too_long),
+            safe(user),
+            safe_names(sorted(plan.too_long)),
+        )
     added = _apply_group_changes(user, plan, Group) if plan.changes_groups else []
     if plan.superuser is not None and plan.superuser != user.is_superuser:
         user.is_superuser = plan.superuser
         user.save(update_fields=['is_superuser'])
-        logger.info('%s superuser status for %s from Authentik groups',
-                    'Granted' if plan.superuser else 'Revoked', safe(user))
+        logger.info(
+            '%s superuser status for %s from Authentik groups', 'Granted' if plan.superuser else 'Revoked', safe(user)
+        )
     # NetBox does not change-log users: the sync records its own changes, in this sign-in's transaction.
     after = user_changes.user_state((current - plan.remove) | set(added), user.is_superuser)
     user_changes.record_user_change(user, before, after, message=user_changes.SIGN_IN_MESSAGE)
@@ -198,8 +245,7 @@ def _apply_group_changes(user, plan, group_model):
     Returns the names of the groups added.
     """
     if plan.create:
-        group_model.objects.bulk_create([group_model(name=name) for name in sorted(plan.create)],
-                                        ignore_conflicts=True)
+        group_model.objects.bulk_create([group_model(name=name) for name in sorted(plan.create)], ignore_conflicts=True)
     to_add = list(group_model.objects.filter(name__in=plan.add)) if plan.add else []
     missing = plan.add - {group.name for group in to_add}
     if missing:
@@ -210,6 +256,12 @@ def _apply_group_changes(user, plan, group_model):
         user.groups.remove(*group_model.objects.filter(name__in=plan.remove))
     added = sorted(group.name for group in to_add)
     if added or plan.remove:
-        logger.info('Synced Authentik groups for %s: added %d (%s); removed %d (%s)', safe(user),
-                    len(added), safe_names(added), len(plan.remove), safe_names(sorted(plan.remove)))
+        logger.info(
+            'Synced Authentik groups for %s: added %d (%s); removed %d (%s)',
+            safe(user),
+            len(added),
+            safe_names(added),
+            len(plan.remove),
+            safe_names(sorted(plan.remove)),
+        )
     return added

@@ -88,10 +88,10 @@ class AuthentikProviderMixin:
         refetch re-reads the cache, where another worker may have put the refreshed documents.
         """
         self._oidc_config = None
-        if not cache.add(metadata.cache_key('metadata-refresh', self.discovery_url()), 1,
-                         METADATA_REFRESH_INTERVAL):
-            logger.warning('%s; Authentik discovery and JWKS were refreshed less than %ss ago', reason,
-                           METADATA_REFRESH_INTERVAL)
+        if not cache.add(metadata.cache_key('metadata-refresh', self.discovery_url()), 1, METADATA_REFRESH_INTERVAL):
+            logger.warning(
+                '%s; Authentik discovery and JWKS were refreshed less than %ss ago', reason, METADATA_REFRESH_INTERVAL
+            )
             return
         logger.info('%s; refreshing Authentik discovery and JWKS', reason)
         self.oidc_config(refresh=True)
@@ -145,16 +145,21 @@ class AuthentikProviderMixin:
         try:
             return response.json()
         except ValueError as error:
-            logger.error('Authentik %s endpoint %s did not answer with JSON', self._endpoint_name(url),
-                         logsafe.safe(url))
+            logger.error(
+                'Authentik %s endpoint %s did not answer with JSON', self._endpoint_name(url), logsafe.safe(url)
+            )
             raise AuthentikError(self, _('Authentik sent an answer NetBox could not read.')) from error
 
     def _endpoint_name(self, url):
         if url.endswith(WELL_KNOWN):
             return 'discovery'
         config = self._oidc_config or {}
-        for name, field in (('token', 'token_endpoint'), ('userinfo', 'userinfo_endpoint'),
-                            ('JWKS', 'jwks_uri'), ('end-session', 'end_session_endpoint')):
+        for name, field in (
+            ('token', 'token_endpoint'),
+            ('userinfo', 'userinfo_endpoint'),
+            ('JWKS', 'jwks_uri'),
+            ('end-session', 'end_session_endpoint'),
+        ):
             if config.get(field) == url:
                 return name
         return 'metadata'
@@ -164,19 +169,28 @@ def http_failure(backend, endpoint_name, url, response):
     """Log an HTTP error answer from Authentik and return the AuthentikError to raise for it."""
     status = response.status_code
     oauth_error = _oauth_error_code(response)
-    logger.error('Authentik %s endpoint %s answered HTTP %s%s', endpoint_name, logsafe.safe(url), status,
-                 f' ({oauth_error})' if oauth_error else '')
+    logger.error(
+        'Authentik %s endpoint %s answered HTTP %s%s',
+        endpoint_name,
+        logsafe.safe(url),
+        status,
+        f' ({oauth_error})' if oauth_error else '',
+    )
     if _rejects_client_credentials(endpoint_name, status, oauth_error):
-        logger.error('Authentik does not accept NetBox\'s client credentials: check that '
-                     'SOCIAL_AUTH_AUTHENTIK_KEY and SOCIAL_AUTH_AUTHENTIK_SECRET are the Client ID and Client '
-                     'Secret of the Authentik provider')
+        logger.error(
+            "Authentik does not accept NetBox's client credentials: check that "
+            'SOCIAL_AUTH_AUTHENTIK_KEY and SOCIAL_AUTH_AUTHENTIK_SECRET are the Client ID and Client '
+            'Secret of the Authentik provider'
+        )
     failure = AuthentikError(backend, _http_error_message(endpoint_name, status, oauth_error))
     return _retryable(failure) if status >= 500 else failure
 
 
 def _is_timeout(error):
-    return isinstance(error, requests.Timeout) or isinstance(error.__cause__, requests.Timeout) or (
-        'timed out' in str(error).lower()
+    return (
+        isinstance(error, requests.Timeout)
+        or isinstance(error.__cause__, requests.Timeout)
+        or ('timed out' in str(error).lower())
     )
 
 
@@ -204,9 +218,11 @@ def _http_error_message(endpoint_name, status, oauth_error=''):
     """The login page's message for an HTTP error answer, from the OAuth `error` code where there is one."""
     if endpoint_name == 'token' and status in (400, 401):
         if _rejects_client_credentials(endpoint_name, status, oauth_error):
-            return _('Authentik rejected NetBox\'s client credentials. Ask your NetBox administrator.')
+            return _("Authentik rejected NetBox's client credentials. Ask your NetBox administrator.")
         if oauth_error == 'invalid_grant':
             return _('Authentik did not accept this sign-in (it may have expired). Please sign in again.')
-        return _('Authentik did not accept this sign-in. Please sign in again; if it keeps failing, ask your '
-                 'NetBox administrator.')
+        return _(
+            'Authentik did not accept this sign-in. Please sign in again; if it keeps failing, ask your '
+            'NetBox administrator.'
+        )
     return _('Authentik answered with an error (HTTP {status}). Try again later.').format(status=status)

@@ -112,8 +112,9 @@ def _record_session(user_pk, session_key, sid):
     if sid:
         cache.set(_sid_user_key(sid), user_pk, _lifetime())
     store = _session_store()
-    ended = [member for member in cache.smembers(key)
-             if member != current and not store().exists(member.partition(' ')[0])]
+    ended = [
+        member for member in cache.smembers(key) if member != current and not store().exists(member.partition(' ')[0])
+    ]
     if ended:
         cache.srem(key, *ended)
 
@@ -139,8 +140,11 @@ def _scan_sessions(user_pks=None, sid=None):
     """Search a database session store for Authentik sessions of these users, or with this sid."""
     store_class = _session_store()
     if not hasattr(store_class, 'get_model_class'):
-        logger.warning('The record of Authentik sign-ins is gone from the cache and SESSION_ENGINE %s cannot be '
-                       'searched: sessions opened before end at their next request', settings.SESSION_ENGINE)
+        logger.warning(
+            'The record of Authentik sign-ins is gone from the cache and SESSION_ENGINE %s cannot be '
+            'searched: sessions opened before end at their next request',
+            settings.SESSION_ENGINE,
+        )
         return {}
     wanted_users = {str(pk) for pk in user_pks} if user_pks else None
     decoder = store_class()
@@ -190,8 +194,10 @@ def ended_by_authentik(session):
     keys = [_user_logout_key(user_pk)]
     if sid := session.get(SESSION_SID_KEY):
         keys.append(_sid_logout_key(sid))
-    return any(isinstance(logged_out_at, float) and signed_in_at < logged_out_at
-               for logged_out_at in cache.get_many(keys).values())
+    return any(
+        isinstance(logged_out_at, float) and signed_in_at < logged_out_at
+        for logged_out_at in cache.get_many(keys).values()
+    )
 
 
 class EndedAuthentikSessionMiddleware:

@@ -80,8 +80,11 @@ def get(name):
         raise KeyError(f'Unknown netbox_authentik setting: {name}')
     value = plugin_config().get(name, SETTINGS[name].default)
     spec = SETTINGS[name]
-    if (not _type_ok(value, spec) or (spec.choices is not None and value not in spec.choices)
-            or (spec.positive and value <= 0)):
+    if (
+        not _type_ok(value, spec)
+        or (spec.choices is not None and value not in spec.choices)
+        or (spec.positive and value <= 0)
+    ):
         # A wrong value is reported by the system checks; at run time the default is the safe choice.
         return spec.default
     return value

@@ -77,13 +77,19 @@ class AssociationTable(NetBoxTable):
         accessor='extra_data__groups', verbose_name=_('Authentik groups (last sign-in)'), orderable=False
     )
     groups_synced_at = LinkDataDateTimeColumn(
-        linking.groups_synced_at, accessor='extra_data__groups_synced_at', verbose_name=_('Groups synced'),
-        timespec='minutes', attrs=NO_WRAP,
+        linking.groups_synced_at,
+        accessor='extra_data__groups_synced_at',
+        verbose_name=_('Groups synced'),
+        timespec='minutes',
+        attrs=NO_WRAP,
     )
     user_identities = tables.Column(verbose_name=_('Identities of user'), attrs=NO_WRAP)
     created = columns.DateTimeColumn(timespec='minutes', verbose_name=_('Created'), attrs=NO_WRAP)
     last_sign_in = LinkDataDateTimeColumn(
-        linking.last_sign_in, accessor='extra_data__auth_time', timespec='minutes', verbose_name=_('Last sign-in'),
+        linking.last_sign_in,
+        accessor='extra_data__auth_time',
+        timespec='minutes',
+        verbose_name=_('Last sign-in'),
         attrs=NO_WRAP,
     )
     modified = columns.DateTimeColumn(timespec='minutes', verbose_name=_('Modified'), attrs=NO_WRAP)
@@ -92,8 +98,19 @@ class AssociationTable(NetBoxTable):
     class Meta(NetBoxTable.Meta):
         model = UserSocialAuth
         fields = (
-            'pk', 'id', 'user', 'email', 'provider', 'uid', 'user_identities', 'groups', 'groups_synced_at', 'created',
-            'last_sign_in', 'modified', 'actions',
+            'pk',
+            'id',
+            'user',
+            'email',
+            'provider',
+            'uid',
+            'user_identities',
+            'groups',
+            'groups_synced_at',
+            'created',
+            'last_sign_in',
+            'modified',
+            'actions',
         )
         default_columns = ('user', 'email', 'provider', 'uid', 'user_identities', 'groups', 'created', 'last_sign_in')
         empty_text = _('No Authentik identity links')
@@ -104,7 +121,11 @@ class AssociationTable(NetBoxTable):
         # A hashed_user_id sub is 64 characters: shortened here, whole in the tooltip, the export and the detail page.
         return format_html(
             '<a href="{}" class="d-inline-block text-truncate align-bottom font-monospace" style="max-width: {}" '
-            'title="{}">{}</a>', record.get_absolute_url(), self.uid_width, value, value,
+            'title="{}">{}</a>',
+            record.get_absolute_url(),
+            self.uid_width,
+            value,
+            value,
         )
 
     def value_uid(self, value):
@@ -113,8 +134,11 @@ class AssociationTable(NetBoxTable):
     def render_user_identities(self, value):
         # More than one identity of a provider: two people can sign in as this user.
         if value and value > 1:
-            return format_html('<span class="badge text-bg-warning" title="{}">{}</span>',
-                               _('Several identities can sign in as this user'), value)
+            return format_html(
+                '<span class="badge text-bg-warning" title="{}">{}</span>',
+                _('Several identities can sign in as this user'),
+                value,
+            )
         return value
 
 
@@ -131,6 +155,7 @@ class UserAssociationTable(AssociationTable):
 
 # -- group mapping rules ------------------------------------------------------------------------------------
 
+
 class GroupMappingTable(NetBoxTable):
     """Rules kept in NetBox: Authentik group, NetBox groups, superuser, enabled."""
 
@@ -144,15 +169,27 @@ class GroupMappingTable(NetBoxTable):
 
     class Meta(NetBoxTable.Meta):
         model = GroupMapping
-        fields = ('pk', 'id', 'authentik_group', 'glob', 'netbox_groups', 'superuser', 'enabled', 'description',
-                  'tags', 'created', 'last_updated', 'actions')
+        fields = (
+            'pk',
+            'id',
+            'authentik_group',
+            'glob',
+            'netbox_groups',
+            'superuser',
+            'enabled',
+            'description',
+            'tags',
+            'created',
+            'last_updated',
+            'actions',
+        )
         default_columns = ('pk', 'authentik_group', 'glob', 'netbox_groups', 'superuser', 'enabled', 'description')
         empty_text = _('No group mapping rules in NetBox')
 
 
 SOURCE_LABELS = {
-    GROUP_MAP: _("configuration.py: group_map"),
-    SUPERUSER_GROUPS: _("configuration.py: superuser_groups"),
+    GROUP_MAP: _('configuration.py: group_map'),
+    SUPERUSER_GROUPS: _('configuration.py: superuser_groups'),
 }
 
 
@@ -186,8 +223,15 @@ class EffectiveRuleTable(tables.Table):
     def render_netbox_groups(self, record):
         if not record.netbox_groups:
             return mark_safe('<span class="text-muted">&mdash;</span>')
-        return format_html_join(', ', '{}', (
-            (name if name in self.existing_groups else format_html(
-                '{} <span class="badge text-bg-warning">{}</span>', name, _('does not exist')),)
-            for name in record.netbox_groups
-        ))
+        return format_html_join(
+            ', ',
+            '{}',
+            (
+                (
+                    name
+                    if name in self.existing_groups
+                    else format_html('{} <span class="badge text-bg-warning">{}</span>', name, _('does not exist')),
+                )
+                for name in record.netbox_groups
+            ),
+        )

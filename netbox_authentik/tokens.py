@@ -25,7 +25,15 @@ from .metadata import CACHE_PREFIX
 logger = logging.getLogger(__name__)
 
 ASYMMETRIC_ALGORITHMS = {
-    'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512',
+    'RS256',
+    'RS384',
+    'RS512',
+    'PS256',
+    'PS384',
+    'PS512',
+    'ES256',
+    'ES384',
+    'ES512',
 }
 HMAC_ALGORITHMS = {'HS256', 'HS384', 'HS512'}
 BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
@@ -58,10 +66,17 @@ class TokenVerificationMixin:
             return id_token
         pem = plugin_settings.get('id_token_decryption_key')
         if not pem:
-            logger.error("Authentik sent an encrypted id_token but PLUGINS_CONFIG['netbox_authentik']"
-                         "['id_token_decryption_key'] is not set")
-            raise AuthentikError(self, _('Authentik sent an encrypted token NetBox cannot read. Ask your NetBox '
-                                         'administrator to set id_token_decryption_key.'))
+            logger.error(
+                "Authentik sent an encrypted id_token but PLUGINS_CONFIG['netbox_authentik']"
+                "['id_token_decryption_key'] is not set"
+            )
+            raise AuthentikError(
+                self,
+                _(
+                    'Authentik sent an encrypted token NetBox cannot read. Ask your NetBox '
+                    'administrator to set id_token_decryption_key.'
+                ),
+            )
         from jose import jwe
 
         try:
@@ -105,8 +120,11 @@ class TokenVerificationMixin:
         algorithm = header.get('alg')
         if algorithm not in self.signing_algorithms():
             if final or algorithm not in ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS:
-                logger.warning('Rejected an Authentik token signed with %r; Authentik advertises %s',
-                               algorithm, self.signing_algorithms())
+                logger.warning(
+                    'Rejected an Authentik token signed with %r; Authentik advertises %s',
+                    algorithm,
+                    self.signing_algorithms(),
+                )
             raise jwt.InvalidAlgorithmError(algorithm)
         key = self.verification_key(token, header)
         client_id, _secret = self.get_key_and_secret()
@@ -177,7 +195,8 @@ def _find_jwk(keys, kid, algorithm):
     """Return the JWKS key for kid (or the only fitting key when the token has no kid)."""
     key_type = 'EC' if algorithm.startswith('ES') else 'RSA'
     candidates = [
-        key for key in keys
+        key
+        for key in keys
         if key.get('kty') == key_type and key.get('use', 'sig') == 'sig' and key.get('alg', algorithm) == algorithm
     ]
     if kid is not None:
@@ -188,8 +207,7 @@ def _find_jwk(keys, kid, algorithm):
 # Encrypted tokens: Authentik's own are RSA-OAEP-256 / A256CBC-HS512 and well under 4 KB.
 JWE_MAX_LENGTH = 16 * 1024
 JWE_KEY_ALGORITHMS = frozenset({'RSA-OAEP', 'RSA-OAEP-256'})
-JWE_CONTENT_ALGORITHMS = frozenset({'A128CBC-HS256', 'A192CBC-HS384', 'A256CBC-HS512', 'A128GCM', 'A192GCM',
-                                    'A256GCM'})
+JWE_CONTENT_ALGORITHMS = frozenset({'A128CBC-HS256', 'A192CBC-HS384', 'A256CBC-HS512', 'A128GCM', 'A192GCM', 'A256GCM'})
 
 
 class RefusedJWEError(ValueError):
@@ -209,8 +227,12 @@ def _check_jwe_header(token):
         # A compressed payload can inflate to any size (CVE-2024-33664); Authentik never compresses.
         raise RefusedJWEError('compressed (zip header)')
     algorithm, encryption = header.get('alg'), header.get('enc')
-    if not (isinstance(algorithm, str) and algorithm in JWE_KEY_ALGORITHMS
-            and isinstance(encryption, str) and encryption in JWE_CONTENT_ALGORITHMS):
+    if not (
+        isinstance(algorithm, str)
+        and algorithm in JWE_KEY_ALGORITHMS
+        and isinstance(encryption, str)
+        and encryption in JWE_CONTENT_ALGORITHMS
+    ):
         raise RefusedJWEError('alg or enc is not one NetBox accepts')
 
 
@@ -244,8 +266,9 @@ def validate_logout_token(backend, logout_token):
     except MalformedTokenError as error:
         raise LogoutTokenError('logout_token is not a well-formed JWT') from error
     except jwt.InvalidAlgorithmError as error:
-        raise LogoutTokenError(f'logout_token is signed with {error.args[0]!r}, which Authentik does not advertise') \
-            from error
+        raise LogoutTokenError(
+            f'logout_token is signed with {error.args[0]!r}, which Authentik does not advertise'
+        ) from error
     except AuthTokenError as error:
         raise LogoutTokenError('logout_token is signed with an unknown key') from error
     except jwt.MissingRequiredClaimError as error:
@@ -294,7 +317,7 @@ def _non_empty_string(value):
 
 def claim_jti(claims):
     """Remember a logout_token's jti; False when it was seen before (a replay). Shared by all workers."""
-    token_id = f"{claims['iss']} {claims['jti']}"
+    token_id = f'{claims["iss"]} {claims["jti"]}'
     key = f'{CACHE_PREFIX}:logout-jti:{hashlib.sha256(token_id.encode()).hexdigest()}'
     # cache.add is atomic in Redis: of two workers receiving the same token, only one wins.
     return cache.add(key, 1, LOGOUT_TOKEN_MAX_AGE * 2)

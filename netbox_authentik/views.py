@@ -31,6 +31,7 @@ LIST_VIEW = 'plugins:netbox_authentik:association_list'
 
 # -- buttons: deleting a link unlinks; the NetBox user stays ---------------------------------------------
 
+
 class Unlink(DeleteObject):
     label = _('Unlink')
 
@@ -40,6 +41,7 @@ class UnlinkSelected(BulkDelete):
 
 
 # -- detail page panels --------------------------------------------------------------------------------
+
 
 class LinkDataDateTimeAttr(attrs.DateTimeAttr):
     """A time kept in extra_data, read through one of linking's accessors (never extra_data as a whole)."""
@@ -70,6 +72,7 @@ class SyncedGroupsPanel(panels.ObjectAttributesPanel):
 
 
 # -- views ------------------------------------------------------------------------------------------------
+
 
 class AssociationListView(generic.ObjectListView):
     """All links, with quick search, filters, CSV export and bulk unlink."""
@@ -121,11 +124,15 @@ class AssociationDeleteView(generic.ObjectDeleteView):
         if not htmx_partial(request):
             return super().get(request, *args, **kwargs)
         association = self.get_object(**kwargs)
-        return render(request, 'netbox_authentik/htmx/unlink_form.html', {
-            'object': association,
-            'form': DeleteForm(instance=association, initial=request.GET),
-            'form_url': get_action_url(self.queryset.model, action='delete', kwargs={'pk': association.pk}),
-        })
+        return render(
+            request,
+            'netbox_authentik/htmx/unlink_form.html',
+            {
+                'object': association,
+                'form': DeleteForm(instance=association, initial=request.GET),
+                'form_url': get_action_url(self.queryset.model, action='delete', kwargs={'pk': association.pk}),
+            },
+        )
 
 
 class AssociationBulkDeleteView(generic.BulkDeleteView):
@@ -138,6 +145,7 @@ class AssociationBulkDeleteView(generic.BulkDeleteView):
 # -- group mapping rules ------------------------------------------------------------------------------------
 # Non-superusers only ever write rules within their own rights: GroupMapping's queryset (models.py)
 # hides the others from every write view, and each save is checked against it again.
+
 
 class GroupMappingPanel(panels.ObjectAttributesPanel):
     title = _('Group mapping rule')
@@ -226,11 +234,15 @@ class EffectiveRulesView(ContentTypePermissionRequiredMixin, View):
         preview = None
         if may_preview and form.is_valid() and form.cleaned_data['link'] is not None:
             preview = mapping_rules.preview(form.cleaned_data['link'], config)
-        return render(request, self.template_name, {
-            'table': table,
-            'form': form,
-            'may_preview': may_preview,
-            'preview': preview,
-            'chosen': form.cleaned_data.get('link') if form.is_bound and form.is_valid() else None,
-            'group_sync': config['group_sync'],
-        })
+        return render(
+            request,
+            self.template_name,
+            {
+                'table': table,
+                'form': form,
+                'may_preview': may_preview,
+                'preview': preview,
+                'chosen': form.cleaned_data.get('link') if form.is_bound and form.is_valid() else None,
+                'group_sync': config['group_sync'],
+            },
+        )

@@ -58,4 +58,3 @@ def _no_start_up_log_at_the_first_test_request():
     from netbox_authentik import startup
 
     request_started.disconnect(dispatch_uid=startup.LOG_AT_FIRST_REQUEST)
-

@@ -39,8 +39,9 @@ _EC_KEYS = {
 }
 
 # The modules that log a sign-in's failures (one logger per module, under 'netbox_authentik').
-SIGN_IN_LOGGERS = frozenset({'netbox_authentik.backends', 'netbox_authentik.provider', 'netbox_authentik.tokens',
-                             'netbox_authentik.claims'})
+SIGN_IN_LOGGERS = frozenset(
+    {'netbox_authentik.backends', 'netbox_authentik.provider', 'netbox_authentik.tokens', 'netbox_authentik.claims'}
+)
 
 
 def public_jwk(private_key, kid, alg):
@@ -53,8 +54,9 @@ def public_jwk(private_key, kid, alg):
 
 def rsa_public_pem():
     """The RSA public key as PEM bytes (what an algorithm-confusion attacker would use as HMAC secret)."""
-    return _RSA_KEY.public_key().public_bytes(serialization.Encoding.PEM,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    return _RSA_KEY.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def authentik_claims(username='alice', groups=('netbox-users', 'network-engineers'), **overrides):
@@ -101,9 +103,24 @@ class FakeAuthentik:
             'subject_types_supported': ['public'],
             'token_endpoint_auth_methods_supported': ['client_secret_post', 'client_secret_basic'],
             'scopes_supported': ['openid', 'email', 'profile'],
-            'claims_supported': ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'amr', 'nonce', 'email',
-                                 'email_verified', 'name', 'given_name', 'preferred_username', 'nickname',
-                                 'groups'],
+            'claims_supported': [
+                'sub',
+                'iss',
+                'aud',
+                'exp',
+                'iat',
+                'auth_time',
+                'acr',
+                'amr',
+                'nonce',
+                'email',
+                'email_verified',
+                'name',
+                'given_name',
+                'preferred_username',
+                'nickname',
+                'groups',
+            ],
             'code_challenge_methods_supported': ['plain', 'S256'],
             'backchannel_logout_supported': True,
         }
@@ -162,10 +179,13 @@ class FakeAuthentik:
         if query.get('client_id') != CLIENT_ID or query.get('response_type') != 'code' or 'redirect_uri' not in query:
             return 400, {}, 'invalid authorization request'
         code = uuid.uuid4().hex
-        self.codes[code] = {'client_id': query['client_id'], 'redirect_uri': query['redirect_uri'],
-                            'code_challenge': query.get('code_challenge'),
-                            'code_challenge_method': query.get('code_challenge_method', 'plain')}
-        callback = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query.get('state', '')})}"
+        self.codes[code] = {
+            'client_id': query['client_id'],
+            'redirect_uri': query['redirect_uri'],
+            'code_challenge': query.get('code_challenge'),
+            'code_challenge_method': query.get('code_challenge_method', 'plain'),
+        }
+        callback = f'{query["redirect_uri"]}?{urlencode({"code": code, "state": query.get("state", "")})}'
         return 302, {'Location': callback}, ''
 
     def register_token(self, id_token, status=200, **extra):
@@ -173,8 +193,14 @@ class FakeAuthentik:
         if status != 200:
             self.mock.add(responses.POST, TOKEN_URL, json={'error': 'invalid_grant'}, status=status)
             return
-        body = {'access_token': 'access-' + uuid.uuid4().hex, 'token_type': 'Bearer', 'expires_in': 3600,
-                'id_token': id_token, 'scope': 'openid profile email', **extra}
+        body = {
+            'access_token': 'access-' + uuid.uuid4().hex,
+            'token_type': 'Bearer',
+            'expires_in': 3600,
+            'id_token': id_token,
+            'scope': 'openid profile email',
+            **extra,
+        }
 
         def token(request):
             refused = self.token_request_error(request)
@@ -267,8 +293,11 @@ def login_page_messages(client, response):
 
 def requests_to(mock, url, method=None):
     """The requests the backend sent to one URL (query ignored), as recorded by the `responses` mock."""
-    return [call.request for call in mock.calls
-            if call.request.url.split('?')[0] == url and method in (None, call.request.method)]
+    return [
+        call.request
+        for call in mock.calls
+        if call.request.url.split('?')[0] == url and method in (None, call.request.method)
+    ]
 
 
 def rsa_private_key():
@@ -278,8 +307,9 @@ def rsa_private_key():
 
 def private_pem(private_key):
     """A private key as unencrypted PKCS#8 PEM text (how an admin pastes or stores it)."""
-    return private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption()).decode()
+    return private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 def encrypt_id_token(signed_id_token, public_key):
@@ -287,8 +317,9 @@ def encrypt_id_token(signed_id_token, public_key):
     from jose import jwe
 
     public_pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return jwe.encrypt(signed_id_token, public_pem, algorithm='RSA-OAEP-256', encryption='A256CBC-HS512',
-                       cty='JWT').decode()
+    return jwe.encrypt(
+        signed_id_token, public_pem, algorithm='RSA-OAEP-256', encryption='A256CBC-HS512', cty='JWT'
+    ).decode()
 
 
 def sign_hs256_with_raw_key(claims, key_bytes):

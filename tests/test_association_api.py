@@ -81,8 +81,10 @@ def test_filters_by_user_provider_and_uid(client, admin_header, link, bob_link):
 
 def test_extra_data_cannot_be_probed_through_filters(client, admin_header, link, bob_link):
     everything = client.get(API_URL, **admin_header).json()['results']
-    for params in ({'extra_data__id_token__startswith': SECRETS[0][:5]},
-                   {'extra_data__id_token__startswith': 'no-such-prefix'}):
+    for params in (
+        {'extra_data__id_token__startswith': SECRETS[0][:5]},
+        {'extra_data__id_token__startswith': 'no-such-prefix'},
+    ):
         response = client.get(API_URL, params, **admin_header)
         assert response.status_code in (200, 400)
         if response.status_code == 200:
@@ -92,8 +94,9 @@ def test_extra_data_cannot_be_probed_through_filters(client, admin_header, link,
 def test_ordering_by_the_id_token_is_ignored(client, admin_header, link, bob_link):
     # Sorted by id_token the order would be carol ('a…'), alice ('eyJ…'), bob (none); the default is by username.
     carol = User.objects.create_user('carol')
-    UserSocialAuth.objects.create(user=carol, provider='authentik', uid='c4' * 32,
-                                  extra_data={'id_token': 'a-sorts-first'})
+    UserSocialAuth.objects.create(
+        user=carol, provider='authentik', uid='c4' * 32, extra_data={'id_token': 'a-sorts-first'}
+    )
 
     def usernames(**params):
         response = client.get(API_URL, params, **admin_header)
@@ -112,8 +115,9 @@ def test_export_templates_are_refused(client, admin_header, link):
     from core.models import ObjectType
     from extras.models import ExportTemplate
 
-    template = ExportTemplate.objects.create(name='leak', template_code='{% for link in queryset %}'
-                                             '{{ link.extra_data.id_token }}{% endfor %}')
+    template = ExportTemplate.objects.create(
+        name='leak', template_code='{% for link in queryset %}{{ link.extra_data.id_token }}{% endfor %}'
+    )
     template.object_types.set([ObjectType.objects.get(app_label='social_django', model='usersocialauth')])
     response = client.get(API_URL, {'export': 'leak'}, **admin_header)
     assert response.status_code == 404
@@ -121,8 +125,9 @@ def test_export_templates_are_refused(client, admin_header, link):
 
 
 def test_create_links_a_user_with_the_authentik_provider_by_default(client, admin_header, alice):
-    response = client.post(API_URL, {'user': {'username': 'alice'}, 'uid': ALICE_SUB},
-                           content_type='application/json', **admin_header)
+    response = client.post(
+        API_URL, {'user': {'username': 'alice'}, 'uid': ALICE_SUB}, content_type='application/json', **admin_header
+    )
     assert response.status_code == 201, response.content
     assert response.json()['provider'] == 'authentik'
     assert UserSocialAuth.objects.get(provider='authentik', uid=ALICE_SUB).user == alice
@@ -144,8 +149,7 @@ def test_create_rejects_bad_links(client, admin_header, link):
 
 
 def test_update_and_delete(client, admin_header, link):
-    response = client.patch(f'{API_URL}{link.pk}/', {'uid': 'renamed'}, content_type='application/json',
-                            **admin_header)
+    response = client.patch(f'{API_URL}{link.pk}/', {'uid': 'renamed'}, content_type='application/json', **admin_header)
     assert response.status_code == 200 and response.json()['uid'] == 'renamed'
     assert client.delete(f'{API_URL}{link.pk}/', **admin_header).status_code == 204
     assert not UserSocialAuth.objects.exists()
@@ -189,8 +193,9 @@ def test_constraints_limit_what_is_seen_and_created(client, link, bob_link, alic
     header = api_user('oidc-operator', social_actions=['view', 'add'], constraints={'provider': 'oidc'})
     assert [item['uid'] for item in client.get(API_URL, **header).json()['results']] == [bob_link.uid]
     assert client.get(f'{API_URL}{link.pk}/', **header).status_code == 404
-    response = client.post(API_URL, {'user': alice.pk, 'provider': 'authentik', 'uid': 'new'},
-                           content_type='application/json', **header)
+    response = client.post(
+        API_URL, {'user': alice.pk, 'provider': 'authentik', 'uid': 'new'}, content_type='application/json', **header
+    )
     assert response.status_code == 403
     assert not UserSocialAuth.objects.filter(uid='new').exists()
 
@@ -199,8 +204,7 @@ def test_only_a_superuser_may_link(client, alice):
     root = User.objects.create_user('root', is_superuser=True)
     header = api_user('operator', social_actions=['view', 'add'])
     for user in (root, alice):
-        response = client.post(API_URL, {'user': user.pk, 'uid': 'attacker'}, content_type='application/json',
-                               **header)
+        response = client.post(API_URL, {'user': user.pk, 'uid': 'attacker'}, content_type='application/json', **header)
         assert response.status_code == 403
     assert not UserSocialAuth.objects.exists()
 
@@ -208,10 +212,17 @@ def test_only_a_superuser_may_link(client, alice):
 def test_an_admin_can_grant_the_permission_through_netbox_api(client, admin_header, link):
     # NetBox's permission form offers only its own models; its REST API accepts social_django's.
     operator = User.objects.create_user('operator')
-    response = client.post('/api/users/permissions/', {
-        'name': 'Manage Authentik identity links', 'object_types': ['social_django.usersocialauth'],
-        'actions': ['view', 'add', 'change', 'delete'], 'users': [operator.pk],
-    }, content_type='application/json', **admin_header)
+    response = client.post(
+        '/api/users/permissions/',
+        {
+            'name': 'Manage Authentik identity links',
+            'object_types': ['social_django.usersocialauth'],
+            'actions': ['view', 'add', 'change', 'delete'],
+            'users': [operator.pk],
+        },
+        content_type='application/json',
+        **admin_header,
+    )
     assert response.status_code == 201, response.content
     assert client.get(API_URL, **token_header(operator)).json()['count'] == 1
 

@@ -19,8 +19,9 @@ SECRETS = ('eyJhbGciOi.secret-id-token', 'secret-access-token', 'secret-refresh-
 def grant(user, model, actions, constraints=None):
     """Give `user` a NetBox object permission on `model` (e.g. 'social_django.usersocialauth')."""
     app_label, model_name = model.split('.')
-    permission = ObjectPermission.objects.create(name=f'{user.username} {model} {actions}', actions=actions,
-                                                 constraints=constraints)
+    permission = ObjectPermission.objects.create(
+        name=f'{user.username} {model} {actions}', actions=actions, constraints=constraints
+    )
     permission.object_types.add(ObjectType.objects.get(app_label=app_label, model=model_name))
     permission.users.add(user)
 
@@ -37,16 +38,21 @@ def logged_in(client, username, *, superuser=False, social_actions=(), user_view
 
 def make_link(user, provider='authentik', uid=ALICE_SUB):
     """A link as a sign-in leaves it: tokens in extra_data next to what the pages may show."""
-    return UserSocialAuth.objects.create(user=user, provider=provider, uid=uid, extra_data={
-        'id': uid,
-        'id_token': SECRETS[0],
-        'access_token': SECRETS[1],
-        'refresh_token': SECRETS[2],
-        'token_type': 'Bearer',
-        'groups': ['netbox-users', 'network-engineers'],
-        'groups_synced_at': '2025-01-02T03:04:05+00:00',
-        'auth_time': 1735787045,  # 2025-01-02 03:04:05 UTC
-    })
+    return UserSocialAuth.objects.create(
+        user=user,
+        provider=provider,
+        uid=uid,
+        extra_data={
+            'id': uid,
+            'id_token': SECRETS[0],
+            'access_token': SECRETS[1],
+            'refresh_token': SECRETS[2],
+            'token_type': 'Bearer',
+            'groups': ['netbox-users', 'network-engineers'],
+            'groups_synced_at': '2025-01-02T03:04:05+00:00',
+            'auth_time': 1735787045,  # 2025-01-02 03:04:05 UTC
+        },
+    )
 
 
 def make_bob_link():
@@ -82,6 +88,7 @@ def assert_no_tokens(content):
 
 
 # -- list ------------------------------------------------------------------------------------------
+
 
 def test_superuser_sees_links_with_groups_and_last_sign_in(client, admin, link):
     page = client.get(LIST_URL)
@@ -143,6 +150,7 @@ def test_csv_export_lists_links_without_tokens(client, admin, link):
 
 # -- detail ------------------------------------------------------------------------------------------
 
+
 def test_detail_page_shows_link_and_synced_groups_but_no_tokens(client, admin, link):
     page = client.get(f'{LIST_URL}{link.pk}/')
     assert page.status_code == 200
@@ -156,6 +164,7 @@ def test_detail_page_shows_link_and_synced_groups_but_no_tokens(client, admin, l
 
 
 # -- add / edit --------------------------------------------------------------------------------------
+
 
 def test_add_form_defaults_provider_to_authentik_and_preselects_user(client, admin, alice):
     html = client.get(ADD_URL, {'user': alice.pk}).content.decode()
@@ -202,6 +211,7 @@ def test_edit_changes_the_uid(client, admin, link):
 
 # -- unlink ------------------------------------------------------------------------------------------
 
+
 def test_unlink_asks_for_confirmation_and_keeps_the_user(client, admin, link):
     page = client.get(f'{LIST_URL}{link.pk}/delete/')
     assert page.status_code == 200
@@ -220,20 +230,29 @@ def test_bulk_unlink_confirms_then_deletes_only_links(client, admin, link, bob_l
     assert page.status_code == 200
     assert 'Unlink 2 Authentik identities?' in page.content.decode()
     assert UserSocialAuth.objects.count() == 2
-    response = client.post(BULK_DELETE_URL, {'pk': [link.pk, bob_link.pk], 'confirm': 'true', '_confirm': '1',
-                                              'return_url': LIST_URL})
+    response = client.post(
+        BULK_DELETE_URL, {'pk': [link.pk, bob_link.pk], 'confirm': 'true', '_confirm': '1', 'return_url': LIST_URL}
+    )
     assert response.status_code == 302
     assert not UserSocialAuth.objects.exists()
     assert set(User.objects.filter(username__in=['alice', 'bob']).values_list('username', flat=True)) == {
-        'alice', 'bob'}
+        'alice',
+        'bob',
+    }
 
 
 # -- permissions ------------------------------------------------------------------------------------
 
+
 def test_user_without_permission_gets_403_everywhere_and_no_menu_item(client, link):
     logged_in(client, 'carol', user_view=True)
-    for url in (LIST_URL, ADD_URL, f'{LIST_URL}{link.pk}/', f'{LIST_URL}{link.pk}/edit/',
-                f'{LIST_URL}{link.pk}/delete/'):
+    for url in (
+        LIST_URL,
+        ADD_URL,
+        f'{LIST_URL}{link.pk}/',
+        f'{LIST_URL}{link.pk}/edit/',
+        f'{LIST_URL}{link.pk}/delete/',
+    ):
         assert client.get(url).status_code == 403, url
     assert client.post(BULK_DELETE_URL, {'pk': [link.pk], 'confirm': 'true', '_confirm': '1'}).status_code == 403
     assert UserSocialAuth.objects.exists()
@@ -260,8 +279,10 @@ def test_permitted_user_unlinks_but_cannot_link(client, alice, link):
     logged_in(client, 'operator', social_actions=['view', 'add', 'delete'], user_view=True)
     page = client.post(ADD_URL, {'user': alice.pk, 'provider': 'authentik', 'uid': 'b3' * 32})
     assert page.status_code == 200
-    assert ('Only a superuser can link an Authentik identity or change the user, provider or uid of a link.'
-            in page.content.decode())
+    assert (
+        'Only a superuser can link an Authentik identity or change the user, provider or uid of a link.'
+        in page.content.decode()
+    )
     assert client.post(f'{LIST_URL}{link.pk}/delete/', {'confirm': 'true'}).status_code == 302
     assert not UserSocialAuth.objects.exists()
 
@@ -271,8 +292,10 @@ def test_only_a_superuser_may_link_a_superuser(client):
     logged_in(client, 'operator', social_actions=['view', 'add'], user_view=True)
     page = client.post(ADD_URL, {'user': root.pk, 'provider': 'authentik', 'uid': 'attacker-sub'})
     assert page.status_code == 200
-    assert ('Only a superuser can link an Authentik identity or change the user, provider or uid of a link.'
-            in page.content.decode())
+    assert (
+        'Only a superuser can link an Authentik identity or change the user, provider or uid of a link.'
+        in page.content.decode()
+    )
     assert not UserSocialAuth.objects.exists()
 
 
@@ -300,14 +323,14 @@ def test_list_shows_the_first_groups_of_a_person_in_many_and_a_count(client, adm
 
 
 def test_constrained_add_permission_refuses_links_outside_the_constraint(client, alice):
-    logged_in(client, 'oidc-operator', social_actions=['view', 'add'], user_view=True,
-              constraints={'provider': 'oidc'})
+    logged_in(client, 'oidc-operator', social_actions=['view', 'add'], user_view=True, constraints={'provider': 'oidc'})
     page = client.post(ADD_URL, {'user': alice.pk, 'provider': 'authentik', 'uid': ALICE_SUB})
     assert page.status_code == 200
     assert not UserSocialAuth.objects.exists()
 
 
 # -- the panel on NetBox's user page -------------------------------------------------------------
+
 
 def test_user_page_shows_the_users_links_with_link_and_unlink(client, admin, link):
     html = client.get(f'/users/users/{link.user_id}/').content.decode()

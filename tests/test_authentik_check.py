@@ -66,7 +66,10 @@ class AuthentikServer(ThreadingHTTPServer):
     def publish(self):
         """Serve the current discovery document and JWKS."""
         self.routes[f'/application/o/{SLUG}/.well-known/openid-configuration'] = (
-            200, 'application/json', json.dumps(self.discovery).encode())
+            200,
+            'application/json',
+            json.dumps(self.discovery).encode(),
+        )
         self.routes[f'/application/o/{SLUG}/jwks/'] = (200, 'application/json', json.dumps(self.jwks).encode())
 
 
@@ -90,8 +93,11 @@ def authentik():
 
 @contextmanager
 def configured(endpoint, **plugin_settings):
-    with override_settings(SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT=endpoint, ALLOWED_HOSTS=['netbox.example.com'],
-                           PLUGINS_CONFIG={'netbox_authentik': {'http_timeout': 2, **plugin_settings}}):
+    with override_settings(
+        SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT=endpoint,
+        ALLOWED_HOSTS=['netbox.example.com'],
+        PLUGINS_CONFIG={'netbox_authentik': {'http_timeout': 2, **plugin_settings}},
+    ):
         yield
 
 
@@ -153,10 +159,23 @@ def test_json_output_lists_every_check_with_status_message_and_hint(authentik):
     findings = json.loads(output)
     assert all(set(finding) == {'check', 'status', 'message', 'hint'} for finding in findings)
     assert [(finding['check'], finding['status']) for finding in findings] == [
-        ('configuration', 'ok'), ('redirect_uri', 'info'), ('post_logout_redirect_uri', 'info'),
-        ('backchannel_logout_uri', 'info'), ('discovery', 'ok'), ('issuer', 'ok'), ('clock', 'ok'), ('signing', 'ok'),
-        ('encryption', 'ok'), ('jwks', 'ok'), ('scopes', 'ok'), ('groups_claim', 'ok'), ('username_claim', 'ok'),
-        ('client_auth', 'ok'), ('end_session', 'ok'), ('metadata_cache', 'ok'), ('netbox_groups', 'ok'),
+        ('configuration', 'ok'),
+        ('redirect_uri', 'info'),
+        ('post_logout_redirect_uri', 'info'),
+        ('backchannel_logout_uri', 'info'),
+        ('discovery', 'ok'),
+        ('issuer', 'ok'),
+        ('clock', 'ok'),
+        ('signing', 'ok'),
+        ('encryption', 'ok'),
+        ('jwks', 'ok'),
+        ('scopes', 'ok'),
+        ('groups_claim', 'ok'),
+        ('username_claim', 'ok'),
+        ('client_auth', 'ok'),
+        ('end_session', 'ok'),
+        ('metadata_cache', 'ok'),
+        ('netbox_groups', 'ok'),
         ('group_mapping_rules', 'ok'),
     ]
     assert findings[1]['message'] == 'https://netbox.example.com/oauth/complete/authentik/'
@@ -186,7 +205,8 @@ def test_cached_metadata_matching_authentik_passes(authentik):
 
     assert code == 0
     assert lines(output, 'metadata_cache') == [
-        "✓ metadata_cache: NetBox's cached discovery document and JWKS match what Authentik serves."]
+        "✓ metadata_cache: NetBox's cached discovery document and JWKS match what Authentik serves."
+    ]
 
 
 def test_stale_cache_after_a_signing_key_change_warns_and_refresh_replaces_it():
@@ -218,7 +238,8 @@ def test_stale_cache_after_a_signing_key_change_warns_and_refresh_replaces_it():
         assert netbox_backend().signing_algorithms() == ['RS256']  # what every worker now reads from the cache
         assert [key['kid'] for key in netbox_backend().get_jwks_keys()] == ['authentik-key-1']
         assert lines(run_check()[1], 'metadata_cache') == [
-            "✓ metadata_cache: NetBox's cached discovery document and JWKS match what Authentik serves."]
+            "✓ metadata_cache: NetBox's cached discovery document and JWKS match what Authentik serves."
+        ]
 
 
 def test_stale_cache_names_changed_key_ids_and_endpoints(authentik):
@@ -233,7 +254,8 @@ def test_stale_cache_names_changed_key_ids_and_endpoints(authentik):
     assert found['metadata_cache']['message'] == (
         "NetBox's cached discovery document or JWKS differs from what Authentik serves now: token_endpoint: cached "
         f"'{authentik.base}/application/o/token/', Authentik now '{authentik.base}/application/o/token2/'; JWKS key "
-        "ids: cached ['authentik-key-1'], Authentik now ['authentik-key-2'].")
+        "ids: cached ['authentik-key-1'], Authentik now ['authentik-key-2']."
+    )
 
 
 def test_refresh_keeps_the_cached_copies_when_authentik_cannot_be_reached(authentik):
@@ -265,20 +287,34 @@ def test_hs256_only_is_a_warning_not_a_failure():
         assert output.splitlines()[-1] == 'All checks passed, 1 warning(s).'
 
 
-@pytest.mark.parametrize(('alg', 'secret', 'line'), [
-    ('HS256', 'x' * 31, '! client_secret: The client secret signs HS256 id_tokens but is only 31 bytes long; at least '
-                        '32 are needed (RFC 7518). — Select a Signing Key on the provider in Authentik (RS256), or '
-                        'generate a longer client secret (Authentik creates 128 characters) and update '
-                        'SOCIAL_AUTH_AUTHENTIK_SECRET.'),
-    ('HS512', 'x' * 63, '! client_secret: The client secret signs HS512 id_tokens but is only 63 bytes long; at least '
-                        '64 are needed (RFC 7518). — Select a Signing Key on the provider in Authentik (RS256), or '
-                        'generate a longer client secret (Authentik creates 128 characters) and update '
-                        'SOCIAL_AUTH_AUTHENTIK_SECRET.'),
-    ('HS256', 'x' * 32, '✓ client_secret: The client secret signs HS256 id_tokens and is long enough (32 bytes).'),
-])
+@pytest.mark.parametrize(
+    ('alg', 'secret', 'line'),
+    [
+        (
+            'HS256',
+            'x' * 31,
+            '! client_secret: The client secret signs HS256 id_tokens but is only 31 bytes long; at least '
+            '32 are needed (RFC 7518). — Select a Signing Key on the provider in Authentik (RS256), or '
+            'generate a longer client secret (Authentik creates 128 characters) and update '
+            'SOCIAL_AUTH_AUTHENTIK_SECRET.',
+        ),
+        (
+            'HS512',
+            'x' * 63,
+            '! client_secret: The client secret signs HS512 id_tokens but is only 63 bytes long; at least '
+            '64 are needed (RFC 7518). — Select a Signing Key on the provider in Authentik (RS256), or '
+            'generate a longer client secret (Authentik creates 128 characters) and update '
+            'SOCIAL_AUTH_AUTHENTIK_SECRET.',
+        ),
+        ('HS256', 'x' * 32, '✓ client_secret: The client secret signs HS256 id_tokens and is long enough (32 bytes).'),
+    ],
+)
 def test_hmac_signing_with_a_short_client_secret_warns(alg, secret, line):
-    with serving(AuthentikServer(alg=alg)) as server, configured(server.issuer), \
-            override_settings(SOCIAL_AUTH_AUTHENTIK_SECRET=secret):
+    with (
+        serving(AuthentikServer(alg=alg)) as server,
+        configured(server.issuer),
+        override_settings(SOCIAL_AUTH_AUTHENTIK_SECRET=secret),
+    ):
         code, output = run_check()
     assert code == 0
     assert lines(output, 'client_secret') == [line]
@@ -305,7 +341,7 @@ def test_wrong_issuer_fails(authentik):
     assert code == 1
     assert lines(output, 'issuer') == [
         "✗ issuer: Authentik's issuer is https://authentik.example.com/application/o/other/, not the configured "
-        f"endpoint {authentik.issuer}. — Set SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT to "
+        f'endpoint {authentik.issuer}. — Set SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT to '
         "'https://authentik.example.com/application/o/other/'; if NetBox cannot reach that address, fix the Host "
         'header the proxy in front of Authentik passes on.'
     ]
@@ -317,10 +353,11 @@ def test_groups_missing_from_claims_supported_is_a_warning(authentik):
     code, found = results()
     assert code == 0
     assert found['groups_claim'] == {
-        'check': 'groups_claim', 'status': 'warning',
+        'check': 'groups_claim',
+        'status': 'warning',
         'message': 'Authentik does not list the groups claim: group sync sees no groups.',
         'hint': "Add the 'profile' scope mapping (it carries groups) to the provider, or a custom mapping that "
-                'returns groups.',
+        'returns groups.',
     }
 
 
@@ -330,7 +367,8 @@ def test_missing_profile_scope_fails_and_missing_email_scope_warns(authentik):
     code, found = results()
     assert (code, found['scopes']['status']) == (1, 'error')
     assert found['scopes']['message'] == (
-        'Authentik does not offer the scope(s) profile: NetBox gets no username or groups.')
+        'Authentik does not offer the scope(s) profile: NetBox gets no username or groups.'
+    )
     authentik.discovery['scopes_supported'] = ['openid', 'profile']
     authentik.publish()
     code, found = results()
@@ -344,8 +382,9 @@ def test_encrypted_tokens_without_decryption_key_fail(authentik):
     code, found = results()
     assert code == 1
     assert found['encryption']['status'] == 'error'
-    assert found['encryption']['message'] == ('Authentik encrypts id_tokens (RSA-OAEP-256, A256CBC-HS512) but '
-                                              'id_token_decryption_key is not set.')
+    assert found['encryption']['message'] == (
+        'Authentik encrypts id_tokens (RSA-OAEP-256, A256CBC-HS512) but id_token_decryption_key is not set.'
+    )
     with configured(authentik.issuer, id_token_decryption_key='/etc/netbox/authentik-encryption.pem'):
         code, found = results()
     assert (code, found['encryption']['status']) == (0, 'ok')
@@ -399,10 +438,11 @@ def test_netbox_groups_named_in_group_map_must_exist(authentik):
         code, found = results()
         assert code == 0
         assert found['netbox_groups'] == {
-            'check': 'netbox_groups', 'status': 'warning',
+            'check': 'netbox_groups',
+            'status': 'warning',
             'message': "group_map names NetBox groups that do not exist: 'Admins'.",
             'hint': 'Create the group in NetBox (Admin > Authentication > Groups) or fix the name (names are '
-                    'case-sensitive), or set auto_create_groups: True.',
+            'case-sensitive), or set auto_create_groups: True.',
         }
         Group.objects.create(name='Admins')
         code, found = results()
@@ -418,7 +458,8 @@ def test_uris_follow_base_url_base_path_and_post_logout_setting(authentik):
         assert found['redirect_uri']['message'] == 'https://nb.example.org:8443/netbox/oauth/complete/authentik/'
         assert found['post_logout_redirect_uri']['message'] == 'https://nb.example.org:8443/netbox/login/'
         assert found['backchannel_logout_uri']['message'] == (
-            'https://nb.example.org:8443/netbox/plugins/authentik/backchannel-logout/')
+            'https://nb.example.org:8443/netbox/plugins/authentik/backchannel-logout/'
+        )
     with configured(authentik.issuer, post_logout_redirect_uri='https://intranet.example.com/'):
         code, found = results('--http')
         assert found['redirect_uri']['message'] == 'http://netbox.example.com/oauth/complete/authentik/'
@@ -444,7 +485,8 @@ def test_configuration_errors_are_reported_and_fail(authentik):
         code, found = results()
     assert code == 1
     assert found['netbox_authentik.E004'] == {
-        'check': 'netbox_authentik.E004', 'status': 'error',
+        'check': 'netbox_authentik.E004',
+        'status': 'error',
         'message': 'SOCIAL_AUTH_AUTHENTIK_SECRET is missing or empty.',
         'hint': "Set it to the provider's Client Secret (Authentik: Applications > Providers > your provider).",
     }
@@ -467,7 +509,8 @@ def test_not_an_http_url_is_not_contacted():
     assert code == 1
     assert discovery_line(output) == (
         '✗ discovery: Authentik not contacted: SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT is not an http(s) URL. — Set it '
-        "to the provider's OpenID Configuration Issuer, e.g. https://authentik.example.com/application/o/<slug>/")
+        "to the provider's OpenID Configuration Issuer, e.g. https://authentik.example.com/application/o/<slug>/"
+    )
 
 
 def test_404_names_the_slug(authentik):
@@ -477,18 +520,23 @@ def test_404_names_the_slug(authentik):
     assert discovery_line(output) == (
         f'✗ discovery: {authentik.base}/application/o/wrong-slug/.well-known/openid-configuration answered HTTP 404 '
         'Not Found. — Check the application slug in SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT: it must be the issuer '
-        '…/application/o/<slug>/ of an application that uses this provider.')
+        '…/application/o/<slug>/ of an application that uses this provider.'
+    )
 
 
 def test_non_json_answer(authentik):
     authentik.routes[f'/application/o/{SLUG}/.well-known/openid-configuration'] = (
-        200, 'text/html; charset=utf-8', b'<html><body>Sign in</body></html>')
+        200,
+        'text/html; charset=utf-8',
+        b'<html><body>Sign in</body></html>',
+    )
     code, output = run_check()
     assert code == 1
     assert discovery_line(output) == (
         f'✗ discovery: {authentik.issuer}.well-known/openid-configuration did not answer with JSON (Content-Type: '
         "text/html; charset=utf-8). — The URL does not reach Authentik's API: check the endpoint, and any proxy or "
-        'login page in front of Authentik.')
+        'login page in front of Authentik.'
+    )
 
 
 def test_connection_refused():
@@ -501,7 +549,8 @@ def test_connection_refused():
     assert code == 1
     assert discovery_line(output) == (
         f'✗ discovery: Cannot connect to 127.0.0.1:{port}: Connection refused. — Check the host and port in '
-        'SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT and that Authentik is running and reachable from NetBox.')
+        'SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT and that Authentik is running and reachable from NetBox.'
+    )
 
 
 def test_timeout_is_bounded_by_http_timeout():
@@ -518,20 +567,29 @@ def test_timeout_is_bounded_by_http_timeout():
     assert elapsed < 5
     assert discovery_line(output) == (
         f'✗ discovery: 127.0.0.1:{port} did not answer within 0.5 s. — Check that NetBox can reach Authentik '
-        "(firewall, proxy); if Authentik is just slow, raise PLUGINS_CONFIG['netbox_authentik']['http_timeout'].")
+        "(firewall, proxy); if Authentik is just slow, raise PLUGINS_CONFIG['netbox_authentik']['http_timeout']."
+    )
 
 
 def _self_signed_tls_context(tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, '127.0.0.1')])
     now = datetime.datetime.now(datetime.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now)
-                   .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     cert_file, key_file = tmp_path / 'cert.pem', tmp_path / 'key.pem'
     cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file)
     return context
@@ -540,11 +598,11 @@ def _self_signed_tls_context(tmp_path):
 def test_tls_error_with_an_untrusted_certificate(tmp_path, monkeypatch):
     monkeypatch.delenv('REQUESTS_CA_BUNDLE', raising=False)
     monkeypatch.delenv('CURL_CA_BUNDLE', raising=False)
-    with serving(AuthentikServer(tls_context=_self_signed_tls_context(tmp_path))) as server, \
-            configured(server.issuer):
+    with serving(AuthentikServer(tls_context=_self_signed_tls_context(tmp_path))) as server, configured(server.issuer):
         code, output = run_check()
     assert code == 1
     assert discovery_line(output) == (
         f'✗ discovery: TLS error talking to 127.0.0.1:{server.server_address[1]}: certificate verify failed: '
         'self-signed certificate. — Give Authentik a certificate NetBox trusts, or point REQUESTS_CA_BUNDLE at the '
-        'CA that signed it.')
+        'CA that signed it.'
+    )

@@ -44,14 +44,19 @@ class Browsers:
         sign_in(self.clients['alice_phone'], fake, 'alice', sid='sid-alice-phone')
         sign_in(self.clients['bob'], fake, 'bob', sid='sid-bob')
         # What NetBox's login form does for a local password, without the cost of hashing one.
-        self.clients['carol'].force_login(get_user_model().objects.create_user(username='carol'),
-                                          backend='netbox.authentication.ObjectPermissionBackend')
+        self.clients['carol'].force_login(
+            get_user_model().objects.create_user(username='carol'),
+            backend='netbox.authentication.ObjectPermissionBackend',
+        )
         self.keys = {name: client.cookies[settings.SESSION_COOKIE_NAME].value for name, client in self.clients.items()}
 
     def signed_in(self):
         """The names whose NetBox session still exists and is still signed in."""
-        return {name for name, client in self.clients.items()
-                if Session.objects.filter(session_key=self.keys[name]).exists() and '_auth_user_id' in client.session}
+        return {
+            name
+            for name, client in self.clients.items()
+            if Session.objects.filter(session_key=self.keys[name]).exists() and '_auth_user_id' in client.session
+        }
 
 
 EVERYONE = {'alice_laptop', 'alice_phone', 'bob', 'carol'}
@@ -80,8 +85,10 @@ def assert_refused(response):
 
 def unsigned(claims):
     """A JWT with alg `none`: header and claims, no signature."""
+
     def b64(document):
         return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b'=').decode()
+
     return f'{b64({"alg": "none", "typ": "JWT"})}.{b64(claims)}.'
 
 
@@ -159,29 +166,41 @@ REFUSED = {
     'missing_token': (lambda fake: None, 'is missing'),
     'malformed': (lambda fake: 'not-a-jwt', 'not a well-formed JWT'),
     'malformed_segments': (lambda fake: 'aGVhZGVy.cGF5bG9hZA.c2lnbmF0dXJl', 'not a well-formed JWT'),
-    'bad_signature': (lambda fake: fake.sign(logout_token_claims(**ALICE), key=rsa_private_key()),
-                      'signature is invalid'),
+    'bad_signature': (
+        lambda fake: fake.sign(logout_token_claims(**ALICE), key=rsa_private_key()),
+        'signature is invalid',
+    ),
     'unknown_key': (lambda fake: fake.sign(logout_token_claims(**ALICE), kid='some-other-key'), 'unknown key'),
     'alg_none': (lambda fake: unsigned(logout_token_claims(**ALICE)), "signed with 'none'"),
-    'hs256_with_public_key': (lambda fake: sign_hs256_with_raw_key(logout_token_claims(**ALICE), rsa_public_pem()),
-                              "signed with 'HS256'"),
-    'wrong_iss': (lambda fake: fake.sign(logout_token_claims(**ALICE, iss=ISSUER.replace('/netbox/', '/other/'))),
-                  'not issued by this Authentik application'),
+    'hs256_with_public_key': (
+        lambda fake: sign_hs256_with_raw_key(logout_token_claims(**ALICE), rsa_public_pem()),
+        "signed with 'HS256'",
+    ),
+    'wrong_iss': (
+        lambda fake: fake.sign(logout_token_claims(**ALICE, iss=ISSUER.replace('/netbox/', '/other/'))),
+        'not issued by this Authentik application',
+    ),
     'wrong_aud': (lambda fake: fake.sign(logout_token_claims(**ALICE, aud='another-client')), '(aud)'),
     'missing_iat': (lambda fake: fake.sign(logout_token_claims(**ALICE, iat=...)), 'no iat claim'),
     'future_iat': (lambda fake: fake.sign(logout_token_claims(**ALICE, iat=_now() + 3600)), 'in the future'),
     'stale_iat': (lambda fake: fake.sign(logout_token_claims(**ALICE, iat=_now() - 3600)), 'older than'),
     'expired': (lambda fake: fake.sign(logout_token_claims(**ALICE, exp=_now() - 60)), 'expired'),
     'missing_events': (lambda fake: fake.sign(logout_token_claims(**ALICE, events=...)), 'no events claim'),
-    'wrong_event': (lambda fake: fake.sign(logout_token_claims(**ALICE, events={OTHER_EVENT: {}})),
-                    BACKCHANNEL_LOGOUT_EVENT),
-    'events_not_an_object': (lambda fake: fake.sign(logout_token_claims(**ALICE, events=[BACKCHANNEL_LOGOUT_EVENT])),
-                             BACKCHANNEL_LOGOUT_EVENT),
+    'wrong_event': (
+        lambda fake: fake.sign(logout_token_claims(**ALICE, events={OTHER_EVENT: {}})),
+        BACKCHANNEL_LOGOUT_EVENT,
+    ),
+    'events_not_an_object': (
+        lambda fake: fake.sign(logout_token_claims(**ALICE, events=[BACKCHANNEL_LOGOUT_EVENT])),
+        BACKCHANNEL_LOGOUT_EVENT,
+    ),
     'neither_sub_nor_sid': (lambda fake: fake.sign(logout_token_claims()), 'neither a sub nor a sid'),
     'nonce_present': (lambda fake: fake.sign(logout_token_claims(**ALICE, nonce='n-0S6_WzA2Mj')), 'nonce'),
     'missing_jti': (lambda fake: fake.sign(logout_token_claims(**ALICE, jti=...)), 'no jti claim'),
-    'an_id_token': (lambda fake: fake.sign(authentik_claims('alice', nonce='n-0S6_WzA2Mj', sid='sid-alice-laptop')),
-                    'no jti claim'),
+    'an_id_token': (
+        lambda fake: fake.sign(authentik_claims('alice', nonce='n-0S6_WzA2Mj', sid='sid-alice-laptop')),
+        'no jti claim',
+    ),
 }
 
 

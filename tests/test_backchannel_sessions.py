@@ -45,8 +45,10 @@ def rotate_session_key(client):
 
 SIGN_INS = 6
 DATABASE = os.environ.get('NBA_DB_NAME', 'nba_h2') + '_bc'
-WORKER = ('import django; django.setup(); '
-          'from tests.test_backchannel_sessions import concurrent_sign_ins_worker; concurrent_sign_ins_worker()')
+WORKER = (
+    'import django; django.setup(); '
+    'from tests.test_backchannel_sessions import concurrent_sign_ins_worker; concurrent_sign_ins_worker()'
+)
 
 
 def concurrent_sign_ins_worker():
@@ -73,8 +75,19 @@ def concurrent_sign_ins_worker():
 
     def token_endpoint(request):
         code = parse_qs(request.body if isinstance(request.body, str) else request.body.decode())['code'][0]
-        return 200, {}, json.dumps({'access_token': f'access-{code}', 'token_type': 'Bearer', 'expires_in': 3600,
-                                    'id_token': id_tokens[code], 'scope': 'openid profile email'})
+        return (
+            200,
+            {},
+            json.dumps(
+                {
+                    'access_token': f'access-{code}',
+                    'token_type': 'Bearer',
+                    'expires_in': 3600,
+                    'id_token': id_tokens[code],
+                    'scope': 'openid profile email',
+                }
+            ),
+        )
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         authentik = FakeAuthentik(mock)
@@ -84,8 +97,9 @@ def concurrent_sign_ins_worker():
         states = []
         for number, browser in enumerate(browsers):
             query = begin_sign_in(browser)
-            id_tokens[f'code-{number}'] = authentik.sign(authentik_claims('alice', nonce=query['nonce'],
-                                                                          sid=f'sid-{number}'))
+            id_tokens[f'code-{number}'] = authentik.sign(
+                authentik_claims('alice', nonce=query['nonce'], sid=f'sid-{number}')
+            )
             states.append(query['state'])
         statuses = [None] * SIGN_INS
 
@@ -106,8 +120,17 @@ def concurrent_sign_ins_worker():
         # Before any browser comes back: were the sessions deleted at once?
         left_in_database = Session.objects.filter(session_key__in=keys).count()
         signed_in_after = [is_signed_in(browser) for browser in browsers]
-    print(json.dumps({'statuses': statuses, 'signed_in_before': signed_in_before, 'logout_status': logout_status,
-                      'left_in_database': left_in_database, 'signed_in_after': signed_in_after}))
+    print(
+        json.dumps(
+            {
+                'statuses': statuses,
+                'signed_in_before': signed_in_before,
+                'logout_status': logout_status,
+                'left_in_database': left_in_database,
+                'signed_in_after': signed_in_after,
+            }
+        )
+    )
 
 
 @pytest.fixture(scope='module')
@@ -116,8 +139,9 @@ def concurrent_sign_ins():
     database.clone(DATABASE)
     env = {**os.environ, 'DJANGO_SETTINGS_MODULE': 'tests.settings', 'NBA_DB_NAME': DATABASE}
     try:
-        result = subprocess.run([sys.executable, '-c', WORKER], cwd=REPO, env=env, capture_output=True, text=True,
-                                timeout=300)
+        result = subprocess.run(
+            [sys.executable, '-c', WORKER], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        )
         assert result.returncode == 0, result.stderr
         yield json.loads(result.stdout.strip().splitlines()[-1])
     finally:
@@ -182,8 +206,9 @@ def test_password_sign_in_of_the_same_person_stays(authentik):
     """The logout concerns Authentik sessions, not NetBox's own login form."""
     through_authentik, with_password = Client(), Client()
     sign_in(through_authentik, authentik, 'alice', sid='sid-alice')
-    with_password.force_login(get_user_model().objects.get(username='alice'),
-                              backend='netbox.authentication.ObjectPermissionBackend')
+    with_password.force_login(
+        get_user_model().objects.get(username='alice'), backend='netbox.authentication.ObjectPermissionBackend'
+    )
 
     assert post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB))).status_code == 200
 

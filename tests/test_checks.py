@@ -19,7 +19,9 @@ from netbox_authentik.pipeline import (
 BACKEND = 'netbox_authentik.backends.AuthentikOIDCAuth'
 ENDPOINT = 'SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT'
 CONFIG = "PLUGINS_CONFIG['netbox_authentik']"
-ISSUER_HINT = "Set it to the provider's OpenID Configuration Issuer, e.g. https://authentik.example.com/application/o/<slug>/"
+ISSUER_HINT = (
+    "Set it to the provider's OpenID Configuration Issuer, e.g. https://authentik.example.com/application/o/<slug>/"
+)
 
 
 def found(databases=None):
@@ -59,16 +61,20 @@ def test_checks_are_skipped_when_other_apps_are_checked():
 # -- E001, E002: plugin and backend belong together ------------------------------------------------
 
 
-@pytest.mark.parametrize('backends', ['netbox.authentication.RemoteUserBackend',
-                                      ['netbox.authentication.RemoteUserBackend']])
+@pytest.mark.parametrize(
+    'backends', ['netbox.authentication.RemoteUserBackend', ['netbox.authentication.RemoteUserBackend']]
+)
 def test_E001_plugin_installed_without_backend(backends):
     with override_settings(REMOTE_AUTH_BACKEND=backends):
         assert found() == [
-            ('netbox_authentik.E001', f"'{BACKEND}' is not in REMOTE_AUTH_BACKEND: nobody can sign in through "
-                                      'Authentik.'),
+            (
+                'netbox_authentik.E001',
+                f"'{BACKEND}' is not in REMOTE_AUTH_BACKEND: nobody can sign in through Authentik.",
+            ),
         ]
         assert checks.check_backend_configured()[0].hint == (
-            f"Set REMOTE_AUTH_BACKEND = '{BACKEND}' in configuration.py (or add it to the list).")
+            f"Set REMOTE_AUTH_BACKEND = '{BACKEND}' in configuration.py (or add it to the list)."
+        )
 
 
 @pytest.mark.parametrize('backends', [BACKEND, ['netbox.authentication.RemoteUserBackend', BACKEND]])
@@ -80,8 +86,10 @@ def test_backend_as_string_or_in_a_list_is_accepted(backends):
 def test_E002_backend_configured_without_plugin():
     with override_settings(PLUGINS=[]):
         assert found() == [
-            ('netbox_authentik.E002', "REMOTE_AUTH_BACKEND names the Authentik backend but 'netbox_authentik' is "
-                                      'not in PLUGINS.'),
+            (
+                'netbox_authentik.E002',
+                "REMOTE_AUTH_BACKEND names the Authentik backend but 'netbox_authentik' is not in PLUGINS.",
+            ),
         ]
 
 
@@ -120,19 +128,29 @@ def test_E005_endpoint_missing():
 # -- E006-E008, W001: the endpoint is the application's issuer ------------------------------------------
 
 
-@pytest.mark.parametrize('endpoint', ['not a url', 'authentik.example.com/application/o/netbox/',
-                                      'ftp://authentik.example.com/application/o/netbox/', 'https://'])
+@pytest.mark.parametrize(
+    'endpoint',
+    [
+        'not a url',
+        'authentik.example.com/application/o/netbox/',
+        'ftp://authentik.example.com/application/o/netbox/',
+        'https://',
+    ],
+)
 def test_E006_endpoint_not_an_http_url(endpoint):
     with override_settings(SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT=endpoint):
         assert found() == [('netbox_authentik.E006', f'{ENDPOINT} is {endpoint!r}, not an http(s) URL.')]
 
 
-@pytest.mark.parametrize('endpoint', [
-    'https://authentik.example.com/application/o/netbox',
-    'https://authentik.example.com/application/o/netbox/',
-    'https://authentik.example.com/application/o/netbox/.well-known/openid-configuration',
-    'https://authentik.example.com/auth/application/o/netbox/',
-])
+@pytest.mark.parametrize(
+    'endpoint',
+    [
+        'https://authentik.example.com/application/o/netbox',
+        'https://authentik.example.com/application/o/netbox/',
+        'https://authentik.example.com/application/o/netbox/.well-known/openid-configuration',
+        'https://authentik.example.com/auth/application/o/netbox/',
+    ],
+)
 def test_issuer_with_or_without_slash_or_discovery_path_is_accepted(endpoint):
     with override_settings(SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT=endpoint):
         assert found() == []
@@ -140,45 +158,64 @@ def test_issuer_with_or_without_slash_or_discovery_path_is_accepted(endpoint):
 
 @pytest.mark.parametrize('shared', ['authorize', 'token', 'userinfo'])
 def test_E007_endpoint_is_a_shared_endpoint(shared):
-    with override_settings(SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT=f'https://authentik.example.com/application/o/{shared}/'):
+    with override_settings(
+        SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT=f'https://authentik.example.com/application/o/{shared}/'
+    ):
         assert found() == [
-            ('netbox_authentik.E007', f"{ENDPOINT} points at Authentik's shared /application/o/{shared}/ endpoint, "
-                                      "not at the application's issuer."),
+            (
+                'netbox_authentik.E007',
+                f"{ENDPOINT} points at Authentik's shared /application/o/{shared}/ endpoint, "
+                "not at the application's issuer.",
+            ),
         ]
         assert checks.check_endpoint()[0].hint == (
             "Use the application's issuer, https://authentik.example.com/application/o/<slug>/ (Authentik: the "
-            "provider's OpenID Configuration Issuer).")
+            "provider's OpenID Configuration Issuer)."
+        )
 
 
 def test_E007_endpoint_is_a_page_of_the_application():
-    with override_settings(SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT='https://authentik.example.com/application/o/netbox/jwks/'):
+    with override_settings(
+        SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT='https://authentik.example.com/application/o/netbox/jwks/'
+    ):
         assert found() == [
-            ('netbox_authentik.E007', f'{ENDPOINT} points at /application/o/netbox/jwks/, a page of the application, '
-                                      "not at the application's issuer."),
+            (
+                'netbox_authentik.E007',
+                f'{ENDPOINT} points at /application/o/netbox/jwks/, a page of the application, '
+                "not at the application's issuer.",
+            ),
         ]
         assert checks.check_endpoint()[0].hint.startswith(
-            "Use the application's issuer, https://authentik.example.com/application/o/netbox/ ")
+            "Use the application's issuer, https://authentik.example.com/application/o/netbox/ "
+        )
 
 
 def test_E008_bare_base_url_without_application_slug():
     with override_settings(SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT='https://authentik.example.com/'):
         assert found() == [
-            ('netbox_authentik.E008', f'{ENDPOINT} has no /application/o/<slug>/ path and application_slug is not '
-                                      'set.'),
+            (
+                'netbox_authentik.E008',
+                f'{ENDPOINT} has no /application/o/<slug>/ path and application_slug is not set.',
+            ),
         ]
 
 
 def test_bare_base_url_with_application_slug_is_accepted():
-    with override_settings(SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT='https://authentik.example.com',
-                           PLUGINS_CONFIG={'netbox_authentik': {'application_slug': 'netbox'}}):
+    with override_settings(
+        SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT='https://authentik.example.com',
+        PLUGINS_CONFIG={'netbox_authentik': {'application_slug': 'netbox'}},
+    ):
         assert found() == []
 
 
 def test_W001_plain_http_to_another_host():
     with override_settings(SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT='http://authentik.example.com/application/o/netbox/'):
         assert found() == [
-            ('netbox_authentik.W001', f'{ENDPOINT} uses plain http to authentik.example.com: the client secret and '
-                                      'tokens cross the network unencrypted.'),
+            (
+                'netbox_authentik.W001',
+                f'{ENDPOINT} uses plain http to authentik.example.com: the client secret and '
+                'tokens cross the network unencrypted.',
+            ),
         ]
 
 
@@ -205,7 +242,8 @@ def test_E010_setting_of_the_wrong_type():
             ('netbox_authentik.E010', f"{CONFIG}: 'superuser_groups' must be list or None, not str."),
         ]
         assert checks.check_plugin_settings()[0].hint == (
-            'Fix it in configuration.py; until then the plugin uses the default, 10.')
+            'Fix it in configuration.py; until then the plugin uses the default, 10.'
+        )
 
 
 def test_E011_setting_with_an_invalid_choice():
@@ -218,36 +256,48 @@ def test_E011_setting_with_an_invalid_choice():
 def test_E012_group_map_with_a_number_and_a_non_string_key():
     with plugin_config(group_map={'netbox-users': 5, 7: 'Operators', 'admins': ['Admins', None], 'ok': ['A']}):
         assert found() == [
-            ('netbox_authentik.E012', f"{CONFIG}['group_map']['netbox-users'] is 5, not a NetBox group name or a "
-                                      'list of names.'),
-            ('netbox_authentik.E012', f"{CONFIG}['group_map'] has the key 7, which is not an Authentik group name "
-                                      '(a string).'),
-            ('netbox_authentik.E012', f"{CONFIG}['group_map']['admins'] is ['Admins', None], not a NetBox group "
-                                      'name or a list of names.'),
+            (
+                'netbox_authentik.E012',
+                f"{CONFIG}['group_map']['netbox-users'] is 5, not a NetBox group name or a list of names.",
+            ),
+            (
+                'netbox_authentik.E012',
+                f"{CONFIG}['group_map'] has the key 7, which is not an Authentik group name (a string).",
+            ),
+            (
+                'netbox_authentik.E012',
+                f"{CONFIG}['group_map']['admins'] is ['Admins', None], not a NetBox group name or a list of names.",
+            ),
         ]
 
 
 def test_E013_superuser_groups_with_a_non_string():
     with plugin_config(superuser_groups=['admins', 1]):
         assert found() == [
-            ('netbox_authentik.E013', f"{CONFIG}['superuser_groups'] must list Authentik group names as strings; "
-                                      'it contains 1.'),
+            (
+                'netbox_authentik.E013',
+                f"{CONFIG}['superuser_groups'] must list Authentik group names as strings; it contains 1.",
+            ),
         ]
 
 
 def test_E014_group_filter_with_a_non_string():
     with plugin_config(group_filter=['netbox-*', ('x',)]):
         assert found() == [
-            ('netbox_authentik.E014', f"{CONFIG}['group_filter'] must list group name patterns as strings; it "
-                                      "contains ('x',)."),
+            (
+                'netbox_authentik.E014',
+                f"{CONFIG}['group_filter'] must list group name patterns as strings; it contains ('x',).",
+            ),
         ]
 
 
 def test_E015_protected_groups_with_a_non_string():
     with plugin_config(protected_groups=[None]):
         assert found() == [
-            ('netbox_authentik.E015', f"{CONFIG}['protected_groups'] must list NetBox group names as strings; it "
-                                      'contains None.'),
+            (
+                'netbox_authentik.E015',
+                f"{CONFIG}['protected_groups'] must list NetBox group names as strings; it contains None.",
+            ),
         ]
 
 
@@ -260,8 +310,14 @@ def test_E016_durations_not_positive():
 
 
 def test_well_formed_group_settings_are_accepted():
-    with plugin_config(group_map={'a': 'A', 'b': ['B', 'C']}, superuser_groups=['admins'], group_filter='netbox-*',
-                       protected_groups=['Local'], http_timeout=2.5, metadata_cache_seconds=60):
+    with plugin_config(
+        group_map={'a': 'A', 'b': ['B', 'C']},
+        superuser_groups=['admins'],
+        group_filter='netbox-*',
+        protected_groups=['Local'],
+        http_timeout=2.5,
+        metadata_cache_seconds=60,
+    ):
         assert found() == []
 
 
@@ -269,13 +325,21 @@ def test_well_formed_group_settings_are_accepted():
 
 
 def test_W002_generic_oidc_settings_left_over():
-    with override_settings(SOCIAL_AUTH_OIDC_OIDC_ENDPOINT='https://authentik.example.com/application/o/netbox/',
-                           SOCIAL_AUTH_OIDC_SCOPE=['groups']):
+    with override_settings(
+        SOCIAL_AUTH_OIDC_OIDC_ENDPOINT='https://authentik.example.com/application/o/netbox/',
+        SOCIAL_AUTH_OIDC_SCOPE=['groups'],
+    ):
         assert found() == [
-            ('netbox_authentik.W002', 'SOCIAL_AUTH_OIDC_OIDC_ENDPOINT is left over from the generic OpenID Connect '
-                                      'backend; the Authentik backend does not read it.'),
-            ('netbox_authentik.W002', 'SOCIAL_AUTH_OIDC_SCOPE is left over from the generic OpenID Connect '
-                                      'backend; the Authentik backend does not read it.'),
+            (
+                'netbox_authentik.W002',
+                'SOCIAL_AUTH_OIDC_OIDC_ENDPOINT is left over from the generic OpenID Connect '
+                'backend; the Authentik backend does not read it.',
+            ),
+            (
+                'netbox_authentik.W002',
+                'SOCIAL_AUTH_OIDC_SCOPE is left over from the generic OpenID Connect '
+                'backend; the Authentik backend does not read it.',
+            ),
         ]
         assert [message.hint for message in checks.check_generic_backend_leftovers()] == [
             'Remove it: SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT is already set.',
@@ -284,8 +348,11 @@ def test_W002_generic_oidc_settings_left_over():
 
 
 def test_generic_oidc_settings_are_fine_while_the_generic_backend_is_also_used():
-    with override_settings(SOCIAL_AUTH_OIDC_KEY='other', SOCIAL_AUTH_PROTECTED_USER_FIELDS=['groups'],
-                           REMOTE_AUTH_BACKEND=[BACKEND, 'social_core.backends.open_id_connect.OpenIdConnectAuth']):
+    with override_settings(
+        SOCIAL_AUTH_OIDC_KEY='other',
+        SOCIAL_AUTH_PROTECTED_USER_FIELDS=['groups'],
+        REMOTE_AUTH_BACKEND=[BACKEND, 'social_core.backends.open_id_connect.OpenIdConnectAuth'],
+    ):
         assert found() == []
 
 
@@ -293,8 +360,10 @@ def test_I001_protected_user_fields_with_groups():
     with override_settings(SOCIAL_AUTH_PROTECTED_USER_FIELDS=['groups']):
         messages = checks.configuration_problems()
         assert [(message.id, message.msg) for message in messages] == [
-            ('netbox_authentik.I001', "SOCIAL_AUTH_PROTECTED_USER_FIELDS lists 'groups', which the Authentik backend "
-                                      'does not need.'),
+            (
+                'netbox_authentik.I001',
+                "SOCIAL_AUTH_PROTECTED_USER_FIELDS lists 'groups', which the Authentik backend does not need.",
+            ),
         ]
         assert isinstance(messages[0], django_checks.Info)
 
@@ -307,8 +376,9 @@ def _lacks(source, step, consequence):
 
 
 SECOND_IDENTITY = 'whoever is signed in to NetBox can attach another Authentik identity to their account'
-COLLISION = ("a first sign-in whose username a NetBox user already has gets a suffixed copy "
-             "('bob' becomes 'bob<16 hex>')")
+COLLISION = (
+    "a first sign-in whose username a NetBox user already has gets a suffixed copy ('bob' becomes 'bob<16 hex>')"
+)
 NOT_SYNCED = 'Authentik groups and superuser status are not synced'
 
 
@@ -322,9 +392,11 @@ def test_W003_custom_pipeline_without_the_plugins_steps():
         ]
         assert checks.check_pipeline()[2].hint == (
             f"Add '{SYNC_GROUPS}' just before '{LOAD_EXTRA_DATA}', or remove SOCIAL_AUTH_PIPELINE from "
-            "configuration.py to run the plugin's own pipeline.")
+            "configuration.py to run the plugin's own pipeline."
+        )
         assert checks.check_pipeline()[1].hint.startswith(
-            f"Add '{REFUSE_USERNAME_COLLISION}' just before 'social_core.pipeline.user.get_username'")
+            f"Add '{REFUSE_USERNAME_COLLISION}' just before 'social_core.pipeline.user.get_username'"
+        )
 
 
 def test_W003_custom_pipeline_without_only_the_security_steps():
@@ -352,8 +424,11 @@ def test_W004_sync_groups_after_load_extra_data():
     steps = [step for step in AUTHENTIK_PIPELINE if step != SYNC_GROUPS] + [SYNC_GROUPS]
     with override_settings(SOCIAL_AUTH_PIPELINE=steps):
         assert found() == [
-            ('netbox_authentik.W004', f"In SOCIAL_AUTH_PIPELINE, '{SYNC_GROUPS}' comes after '{LOAD_EXTRA_DATA}': "
-                                      'the groups it records are not saved.'),
+            (
+                'netbox_authentik.W004',
+                f"In SOCIAL_AUTH_PIPELINE, '{SYNC_GROUPS}' comes after '{LOAD_EXTRA_DATA}': "
+                'the groups it records are not saved.',
+            ),
         ]
 
 
@@ -401,8 +476,10 @@ def test_W006_a_crashing_check_becomes_a_warning(monkeypatch):
     with override_settings(SOCIAL_AUTH_AUTHENTIK_KEY=''):
         assert found() == [
             ('netbox_authentik.E003', 'SOCIAL_AUTH_AUTHENTIK_KEY is missing or empty.'),
-            ('netbox_authentik.W006', 'The netbox_authentik check check_pipeline failed unexpectedly: RuntimeError: '
-                                      'boom.'),
+            (
+                'netbox_authentik.W006',
+                'The netbox_authentik check check_pipeline failed unexpectedly: RuntimeError: boom.',
+            ),
         ]
 
 
@@ -410,18 +487,26 @@ def test_W006_a_crashing_check_becomes_a_warning(monkeypatch):
 
 
 def test_start_up_logs_errors_and_warnings_but_not_info(caplog):
-    with override_settings(SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT='http://authentik.example.com/application/o/token/',
-                           SOCIAL_AUTH_PROTECTED_USER_FIELDS=['groups']):
+    with override_settings(
+        SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT='http://authentik.example.com/application/o/token/',
+        SOCIAL_AUTH_PROTECTED_USER_FIELDS=['groups'],
+    ):
         with caplog.at_level('INFO', logger='netbox_authentik.startup'):
             startup.log_configuration_problems()
     assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
-        ('ERROR', f"netbox_authentik.E007: {ENDPOINT} points at Authentik's shared /application/o/token/ endpoint, "
-                  "not at the application's issuer. HINT: Use the application's issuer, "
-                  "http://authentik.example.com/application/o/<slug>/ (Authentik: the provider's OpenID "
-                  'Configuration Issuer).'),
-        ('WARNING', f'netbox_authentik.W001: {ENDPOINT} uses plain http to authentik.example.com: the client secret '
-                    'and tokens cross the network unencrypted. HINT: Use https:// (plain http is only safe to a '
-                    'loopback address).'),
+        (
+            'ERROR',
+            f"netbox_authentik.E007: {ENDPOINT} points at Authentik's shared /application/o/token/ endpoint, "
+            "not at the application's issuer. HINT: Use the application's issuer, "
+            "http://authentik.example.com/application/o/<slug>/ (Authentik: the provider's OpenID "
+            'Configuration Issuer).',
+        ),
+        (
+            'WARNING',
+            f'netbox_authentik.W001: {ENDPOINT} uses plain http to authentik.example.com: the client secret '
+            'and tokens cross the network unencrypted. HINT: Use https:// (plain http is only safe to a '
+            'loopback address).',
+        ),
     ]
 
 
@@ -445,20 +530,29 @@ def test_problems_are_logged_once_at_the_first_request_not_at_start_up(caplog):
         request_started.send(sender=None)
         request_started.send(sender=None)
     assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
-        ('ERROR', f"netbox_authentik.E009: {CONFIG}: Unknown setting 'grup_map'. Did you mean 'group_map'? HINT: "
-                  'Rename or remove it; the README lists every setting.'),
+        (
+            'ERROR',
+            f"netbox_authentik.E009: {CONFIG}: Unknown setting 'grup_map'. Did you mean 'group_map'? HINT: "
+            'Rename or remove it; the README lists every setting.',
+        ),
     ]
 
 
 def test_every_problem_is_a_warning_so_that_netbox_commands_run():
     from tests import broken_configuration
 
-    with override_settings(SOCIAL_AUTH_AUTHENTIK_SECRET='', PLUGINS_CONFIG=broken_configuration.PLUGINS_CONFIG,
-                           SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT=broken_configuration.SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT):
+    with override_settings(
+        SOCIAL_AUTH_AUTHENTIK_SECRET='',
+        PLUGINS_CONFIG=broken_configuration.PLUGINS_CONFIG,
+        SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT=broken_configuration.SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT,
+    ):
         messages = django_checks.run_checks(tags=['netbox_authentik'])
     # Django keeps its registered checks in a set: the order of the messages is not defined.
     assert sorted(message.id for message in messages) == [
-        'netbox_authentik.E004', 'netbox_authentik.E006', 'netbox_authentik.E009', 'netbox_authentik.E010',
+        'netbox_authentik.E004',
+        'netbox_authentik.E006',
+        'netbox_authentik.E009',
+        'netbox_authentik.E010',
         'netbox_authentik.E012',
     ]
     assert all(type(message) is django_checks.Warning for message in messages)
@@ -473,8 +567,11 @@ def test_backend_without_plugin_is_logged_where_the_backend_is_imported(caplog):
         with override_settings(PLUGINS=[]):
             startup.log_backend_without_plugin()
     assert [(record.levelname, record.getMessage()) for record in caplog.records] == [
-        ('ERROR', "netbox_authentik.E002: REMOTE_AUTH_BACKEND names the Authentik backend but 'netbox_authentik' is "
-                  "not in PLUGINS. HINT: Add 'netbox_authentik' to PLUGINS in configuration.py. Until then the backend "
-                  'refuses every sign-in: without the plugin it would sign people in with no group sync and no '
-                  'superuser revocation.'),
+        (
+            'ERROR',
+            "netbox_authentik.E002: REMOTE_AUTH_BACKEND names the Authentik backend but 'netbox_authentik' is "
+            "not in PLUGINS. HINT: Add 'netbox_authentik' to PLUGINS in configuration.py. Until then the backend "
+            'refuses every sign-in: without the plugin it would sign people in with no group sync and no '
+            'superuser revocation.',
+        ),
     ]

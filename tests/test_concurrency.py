@@ -60,13 +60,14 @@ def sign_in_worker():
     for number, groups in enumerate(ROUNDS):
         client = Client()
         # HS256: every process verifies with the client secret, so no key has to be shared between them.
-        with override_settings(PLUGINS_CONFIG={'netbox_authentik': PLUGIN_CONFIG}), \
-                responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        with (
+            override_settings(PLUGINS_CONFIG={'netbox_authentik': PLUGIN_CONFIG}),
+            responses.RequestsMock(assert_all_requests_are_fired=False) as mock,
+        ):
             authentik = FakeAuthentik(mock, alg='HS256')
             authentik.register_metadata()
             query = begin_sign_in(client)
-            authentik.register_token(authentik.sign(authentik_claims(USERNAME, groups=groups,
-                                                                     nonce=query['nonce'])))
+            authentik.register_token(authentik.sign(authentik_claims(USERNAME, groups=groups, nonce=query['nonce'])))
             (barrier / f'round-{number}-{os.getpid()}').touch()
             deadline = time.monotonic() + 120
             while len(list(barrier.glob(f'round-{number}-*'))) < WORKERS and time.monotonic() < deadline:
@@ -75,8 +76,14 @@ def sign_in_worker():
             location = response.get('Location', '')
             messages = login_page_messages(client, response) if location.startswith('/login/') else []
             user_id = client.session.get('_auth_user_id')
-            outcomes.append({'status': response.status_code, 'location': location, 'messages': messages,
-                             'signed_in_as': get_user_model().objects.get(pk=user_id).username if user_id else None})
+            outcomes.append(
+                {
+                    'status': response.status_code,
+                    'location': location,
+                    'messages': messages,
+                    'signed_in_as': get_user_model().objects.get(pk=user_id).username if user_id else None,
+                }
+            )
     print(json.dumps(outcomes))
 
 
@@ -90,11 +97,24 @@ def query(sql, params=()):
 def rounds(tmp_path_factory):
     """Run both rounds in WORKERS parallel processes on a database of their own; return each round's outcomes."""
     database.clone(DATABASE)
-    env = {**os.environ, 'DJANGO_SETTINGS_MODULE': 'tests.settings', 'NBA_DB_NAME': DATABASE,
-           'NBA_BARRIER_DIR': str(tmp_path_factory.mktemp('barrier'))}
+    env = {
+        **os.environ,
+        'DJANGO_SETTINGS_MODULE': 'tests.settings',
+        'NBA_DB_NAME': DATABASE,
+        'NBA_BARRIER_DIR': str(tmp_path_factory.mktemp('barrier')),
+    }
     try:
-        processes = [subprocess.Popen([sys.executable, '-c', WORKER], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True) for _ in range(WORKERS)]
+        processes = [
+            subprocess.Popen(
+                [sys.executable, '-c', WORKER],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(WORKERS)
+        ]
         per_process = []
         for process in processes:
             try:
@@ -111,21 +131,29 @@ def rounds(tmp_path_factory):
 def test_simultaneous_first_sign_ins_create_one_user_and_one_link(rounds):
     first_round = rounds[0]
 
-    assert [(o['status'], o['location'], o['signed_in_as']) for o in first_round] == [(302, '/', USERNAME)] * 2, \
+    assert [(o['status'], o['location'], o['signed_in_as']) for o in first_round] == [(302, '/', USERNAME)] * 2, (
         first_round
+    )
     assert query('SELECT username FROM users_user WHERE username LIKE %s', [USERNAME + '%']) == [(USERNAME,)]
-    links = query("SELECT u.username FROM social_auth_usersocialauth s JOIN users_user u ON u.id = s.user_id "
-                  "WHERE s.provider = 'authentik'")
+    links = query(
+        'SELECT u.username FROM social_auth_usersocialauth s JOIN users_user u ON u.id = s.user_id '
+        "WHERE s.provider = 'authentik'"
+    )
     assert links == [(USERNAME,)]
 
 
 def test_concurrent_sign_ins_of_one_user_converge_on_the_same_groups(rounds):
     second_round = rounds[1]
 
-    assert [(o['status'], o['location'], o['signed_in_as']) for o in second_round] == [(302, '/', USERNAME)] * 2, \
+    assert [(o['status'], o['location'], o['signed_in_as']) for o in second_round] == [(302, '/', USERNAME)] * 2, (
         second_round
-    memberships = query('SELECT g.name FROM users_user_groups ug JOIN users_group g ON g.id = ug.group_id '
-                        'JOIN users_user u ON u.id = ug.user_id WHERE u.username = %s ORDER BY g.name', [USERNAME])
+    )
+    memberships = query(
+        'SELECT g.name FROM users_user_groups ug JOIN users_group g ON g.id = ug.group_id '
+        'JOIN users_user u ON u.id = ug.user_id WHERE u.username = %s ORDER BY g.name',
+        [USERNAME],
+    )
     assert [name for (name,) in memberships] == sorted(ROUNDS[1])
-    assert query('SELECT name, count(*) FROM users_group WHERE name = ANY(%s) GROUP BY name ORDER BY name',
-                 [ROUNDS[1]]) == [(name, 1) for name in sorted(ROUNDS[1])]
+    assert query(
+        'SELECT name, count(*) FROM users_group WHERE name = ANY(%s) GROUP BY name ORDER BY name', [ROUNDS[1]]
+    ) == [(name, 1) for name in sorted(ROUNDS[1])]

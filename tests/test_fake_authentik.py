@@ -29,17 +29,28 @@ def authentik(mock):
 def authorize(verifier=VERIFIER, redirect_uri=REDIRECT_URI):
     """The browser at the authorize endpoint with an S256 challenge; return the code Authentik redirects with."""
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip('=')
-    answer = requests.get(AUTHORIZE_URL, allow_redirects=False, params={
-        'client_id': CLIENT_ID, 'response_type': 'code', 'redirect_uri': redirect_uri, 'state': 'state-1',
-        'scope': 'openid profile email', 'code_challenge': challenge, 'code_challenge_method': 'S256'})
+    answer = requests.get(
+        AUTHORIZE_URL,
+        allow_redirects=False,
+        params={
+            'client_id': CLIENT_ID,
+            'response_type': 'code',
+            'redirect_uri': redirect_uri,
+            'state': 'state-1',
+            'scope': 'openid profile email',
+            'code_challenge': challenge,
+            'code_challenge_method': 'S256',
+        },
+    )
     assert answer.status_code == 302, answer.text
     callback = urlparse(answer.headers['Location'])
     assert callback._replace(query='').geturl() == redirect_uri
     return parse_qs(callback.query)['code'][0]
 
 
-def exchange(code, verifier=VERIFIER, redirect_uri=REDIRECT_URI, client_auth='basic', client_id=CLIENT_ID,
-             secret=CLIENT_SECRET):
+def exchange(
+    code, verifier=VERIFIER, redirect_uri=REDIRECT_URI, client_auth='basic', client_id=CLIENT_ID, secret=CLIENT_SECRET
+):
     """POST the token request as NetBox does; return (status, the id_token or the OAuth error code)."""
     form = {'grant_type': 'authorization_code', 'code': code, 'redirect_uri': redirect_uri}
     if verifier is not None:
@@ -81,8 +92,11 @@ def test_a_redirect_uri_other_than_the_authorize_requests_is_refused(authentik):
 
 
 @pytest.mark.parametrize('client_auth', ['basic', 'post'])
-@pytest.mark.parametrize('client_id, secret', [(CLIENT_ID, 'wrong-secret'), ('grafana', CLIENT_SECRET),
-                                               (CLIENT_ID, '')], ids=['wrong secret', 'other client', 'no secret'])
+@pytest.mark.parametrize(
+    'client_id, secret',
+    [(CLIENT_ID, 'wrong-secret'), ('grafana', CLIENT_SECRET), (CLIENT_ID, '')],
+    ids=['wrong secret', 'other client', 'no secret'],
+)
 def test_wrong_client_credentials_are_refused_with_400_invalid_client(authentik, client_auth, client_id, secret):
     code = authorize()
 
@@ -91,7 +105,14 @@ def test_wrong_client_credentials_are_refused_with_400_invalid_client(authentik,
 
 
 def test_no_client_credentials_at_all_are_refused(authentik):
-    answer = requests.post(TOKEN_URL, data={'grant_type': 'authorization_code', 'code': authorize(),
-                                            'redirect_uri': REDIRECT_URI, 'code_verifier': VERIFIER})
+    answer = requests.post(
+        TOKEN_URL,
+        data={
+            'grant_type': 'authorization_code',
+            'code': authorize(),
+            'redirect_uri': REDIRECT_URI,
+            'code_verifier': VERIFIER,
+        },
+    )
 
     assert (answer.status_code, answer.json()) == (400, {'error': 'invalid_client'})

@@ -33,6 +33,7 @@ def plugin_config(**values):
 @pytest.fixture
 def sign_in(client):
     """Sign in through Authentik as `username` with the given groups claim; return the callback's response."""
+
     def _sign_in(username='alice', groups=('netbox-users',)):
         client.logout()
         with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
@@ -41,6 +42,7 @@ def sign_in(client):
             query = begin_sign_in(client)
             fake.register_token(fake.sign(authentik_claims(username, groups=groups, nonce=query['nonce'])))
             return complete_sign_in(client, query['state'])
+
     return _sign_in
 
 
@@ -64,6 +66,7 @@ def is_superuser(username):
 
 
 # -- database rules and PLUGINS_CONFIG together ---------------------------------------------------------
+
 
 def test_database_rules_and_configuration_combine(sign_in, netbox_groups):
     rule('network-*', netbox_groups['Engineers'])
@@ -158,6 +161,7 @@ def test_invalid_glob_stored_behind_the_forms_back_does_not_stop_sign_in(sign_in
 
 # -- the per-process cache --------------------------------------------------------------------------------
 
+
 def test_rules_are_read_once_then_again_only_after_a_change(netbox_groups):
     rule('a', netbox_groups['Ops'])
     with CaptureQueriesContext(connection) as first:
@@ -190,6 +194,7 @@ def test_version_is_bumped_again_when_the_change_commits(netbox_groups, django_c
 
 # -- constant queries -----------------------------------------------------------------------------------
 
+
 class Backend:
     name = 'authentik'
 
@@ -206,10 +211,13 @@ def sync_queries(rule_count):
 
     ops = Group.objects.get_or_create(name='Ops')[0]
     GroupMapping.objects.all().delete()
-    mappings = GroupMapping.objects.bulk_create([GroupMapping(authentik_group=f'team-{n:04}') for n in range(
-        rule_count - 1)] + [GroupMapping(authentik_group='ops-*', superuser=True)])
+    mappings = GroupMapping.objects.bulk_create(
+        [GroupMapping(authentik_group=f'team-{n:04}') for n in range(rule_count - 1)]
+        + [GroupMapping(authentik_group='ops-*', superuser=True)]
+    )
     GroupMapping.netbox_groups.through.objects.bulk_create(
-        [GroupMapping.netbox_groups.through(groupmapping=m, group=ops) for m in mappings])
+        [GroupMapping.netbox_groups.through(groupmapping=m, group=ops) for m in mappings]
+    )
     counts = []
     for attempt in ('cold', 'warm'):
         if attempt == 'cold':
@@ -232,18 +240,23 @@ def test_sign_in_costs_the_same_queries_with_one_rule_and_with_a_thousand():
 
 # -- NetBox's change log ----------------------------------------------------------------------------------
 
+
 def user_changes(username):
     user = User.objects.get(username=username)
-    return list(ObjectChange.objects.filter(changed_object_type__app_label='users', changed_object_type__model='user',
-                                            changed_object_id=user.pk).order_by('time'))
+    return list(
+        ObjectChange.objects.filter(
+            changed_object_type__app_label='users', changed_object_type__model='user', changed_object_id=user.pk
+        ).order_by('time')
+    )
 
 
 def test_sign_in_that_changes_groups_and_superuser_is_in_the_change_log(sign_in, netbox_groups, client):
     rule('network-engineers', netbox_groups['Engineers'])
     rule('netbox-admins', superuser=True)
     User.objects.create(username='alice').groups.add(netbox_groups['Manual'])
-    UserSocialAuth.objects.create(user=User.objects.get(username='alice'), provider='authentik',
-                                  uid=authentik_claims('alice')['sub'])
+    UserSocialAuth.objects.create(
+        user=User.objects.get(username='alice'), provider='authentik', uid=authentik_claims('alice')['sub']
+    )
     response = sign_in('alice', ['network-engineers', 'netbox-admins'])
 
     [change] = user_changes('alice')
@@ -289,6 +302,7 @@ def test_failed_sign_in_leaves_no_change_log_entry(sign_in, netbox_groups, monke
 
     def fail(*args, **kwargs):
         raise RuntimeError('database went away')
+
     monkeypatch.setattr('social_core.pipeline.social_auth.load_extra_data', fail)
     response = sign_in('alice', ['network-engineers'])
     assert response['Location'] == '/login/'
@@ -299,14 +313,23 @@ def test_failed_sign_in_leaves_no_change_log_entry(sign_in, netbox_groups, monke
 def test_record_user_change_is_reusable_outside_sign_in():
     """As SCIM provisioning would call it: its own request id and actor name."""
     user = User.objects.create(username='carol')
-    change = record_user_change(user, user_state([], False), user_state(['Ops'], False),
-                                request_id='12345678-1234-5678-1234-567812345678', actor_name='authentik SCIM')
+    change = record_user_change(
+        user,
+        user_state([], False),
+        user_state(['Ops'], False),
+        request_id='12345678-1234-5678-1234-567812345678',
+        actor_name='authentik SCIM',
+    )
     assert (change.user, change.user_name, str(change.request_id)) == (
-        None, 'authentik SCIM', '12345678-1234-5678-1234-567812345678')
+        None,
+        'authentik SCIM',
+        '12345678-1234-5678-1234-567812345678',
+    )
     assert record_user_change(user, user_state(['Ops'], True), user_state(['Ops'], True)) is None
 
 
 # -- the effective rules page -------------------------------------------------------------------------------
+
 
 def test_effective_page_lists_configuration_and_database_rules_with_their_source(client, netbox_groups):
     client.force_login(User.objects.create_user('root', is_superuser=True))
@@ -324,8 +347,9 @@ def test_effective_page_shows_what_a_linked_user_would_get_now(client, netbox_gr
     client.force_login(User.objects.create_user('root', is_superuser=True))
     alice = User.objects.create(username='alice')
     alice.groups.add(netbox_groups['Engineers'], netbox_groups['Manual'])
-    link = UserSocialAuth.objects.create(user=alice, provider='authentik', uid='a' * 64,
-                                         extra_data={'groups': ['ops-core', 'netbox-admins']})
+    link = UserSocialAuth.objects.create(
+        user=alice, provider='authentik', uid='a' * 64, extra_data={'groups': ['ops-core', 'netbox-admins']}
+    )
     rule('ops-*', netbox_groups['Ops'])
     rule('network-engineers', netbox_groups['Engineers'])
     rule('netbox-admins', superuser=True)
@@ -350,6 +374,7 @@ def test_effective_page_needs_view_permission_and_previews_only_with_link_permis
 
 
 # -- netbox authentik_check -------------------------------------------------------------------------------
+
 
 def check_lines():
     stdout = io.StringIO()

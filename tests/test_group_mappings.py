@@ -30,8 +30,9 @@ def groups():
 
 
 def rule(authentik_group, *netbox_groups, superuser=False, enabled=True, description=''):
-    mapping = GroupMapping.objects.create(authentik_group=authentik_group, superuser=superuser, enabled=enabled,
-                                          description=description)
+    mapping = GroupMapping.objects.create(
+        authentik_group=authentik_group, superuser=superuser, enabled=enabled, description=description
+    )
     mapping.netbox_groups.set(netbox_groups)
     return mapping
 
@@ -57,13 +58,17 @@ def text(response):
 
 # -- the model ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(('authentik_group', 'message'), [
-    ('', 'This field cannot be blank.'),
-    ('   ', 'cannot be only spaces'),
-    ('x' * 256, 'Ensure this value has at most 255 characters'),
-    ('ops-[', "a '[' is never closed by ']'"),
-    ('ops-[z-a]', 'matches nothing'),
-])
+
+@pytest.mark.parametrize(
+    ('authentik_group', 'message'),
+    [
+        ('', 'This field cannot be blank.'),
+        ('   ', 'cannot be only spaces'),
+        ('x' * 256, 'Ensure this value has at most 255 characters'),
+        ('ops-[', "a '[' is never closed by ']'"),
+        ('ops-[z-a]', 'matches nothing'),
+    ],
+)
 def test_bad_authentik_group_is_a_clear_validation_error(authentik_group, message):
     with pytest.raises(ValidationError) as refused:
         GroupMapping(authentik_group=authentik_group).full_clean()
@@ -77,8 +82,7 @@ def test_good_authentik_groups_pass(authentik_group):
 
 def test_rule_is_a_change_logged_netbox_object(client, groups):
     superuser_client(client)
-    client.post(f'{LIST_URL}add/', {'authentik_group': 'ops-*', 'netbox_groups': [groups['Ops'].pk],
-                                    'enabled': 'on'})
+    client.post(f'{LIST_URL}add/', {'authentik_group': 'ops-*', 'netbox_groups': [groups['Ops'].pk], 'enabled': 'on'})
     mapping = GroupMapping.objects.get()
     assert [g.name for g in mapping.netbox_groups.all()] == ['Ops']
     change = ObjectChange.objects.get(changed_object_id=mapping.pk, changed_object_type__model='groupmapping')
@@ -89,6 +93,7 @@ def test_rule_is_a_change_logged_netbox_object(client, groups):
 
 
 # -- the pages -------------------------------------------------------------------------------------------
+
 
 def test_list_detail_and_filters(client, groups):
     superuser_client(client)
@@ -120,12 +125,16 @@ def test_menu_lists_group_mappings_beside_identity_links(client):
 
 def test_add_edit_delete_on_the_pages(client, groups):
     superuser_client(client)
-    response = client.post(f'{LIST_URL}add/', {'authentik_group': 'noc', 'netbox_groups': [groups['NOC'].pk],
-                                                'enabled': 'on', 'description': 'first'})
+    response = client.post(
+        f'{LIST_URL}add/',
+        {'authentik_group': 'noc', 'netbox_groups': [groups['NOC'].pk], 'enabled': 'on', 'description': 'first'},
+    )
     assert response.status_code == 302
     mapping = GroupMapping.objects.get()
-    client.post(f'{LIST_URL}{mapping.pk}/edit/', {'authentik_group': 'noc-*', 'netbox_groups': [groups['Ops'].pk],
-                                                  'superuser': 'on', 'enabled': 'on'})
+    client.post(
+        f'{LIST_URL}{mapping.pk}/edit/',
+        {'authentik_group': 'noc-*', 'netbox_groups': [groups['Ops'].pk], 'superuser': 'on', 'enabled': 'on'},
+    )
     mapping.refresh_from_db()
     assert (mapping.authentik_group, mapping.superuser) == ('noc-*', True)
     assert list(mapping.netbox_groups.values_list('name', flat=True)) == ['Ops']
@@ -142,16 +151,20 @@ def test_add_page_refuses_bad_glob_with_its_reason(client):
 
 def test_bulk_import_csv_yaml_and_json(client, groups):
     superuser_client(client)
-    csv = 'authentik_group,netbox_groups,superuser,enabled,description\n' \
-          'ops-*,"Ops,NOC",false,true,from csv\nnetbox-admins,,true,true,\n'
+    csv = (
+        'authentik_group,netbox_groups,superuser,enabled,description\n'
+        'ops-*,"Ops,NOC",false,true,from csv\nnetbox-admins,,true,true,\n'
+    )
     response = client.post(f'{LIST_URL}import/', {'data': csv, 'format': 'csv', 'csv_delimiter': ','})
     assert response.status_code == 302, text(response)
     yaml = '- authentik_group: yaml-group\n  netbox_groups: [Admins]\n'
     assert client.post(f'{LIST_URL}import/', {'data': yaml, 'format': 'yaml'}).status_code == 302
     data = json.dumps([{'authentik_group': 'json-group', 'netbox_groups': ['NOC'], 'enabled': False}])
     assert client.post(f'{LIST_URL}import/', {'data': data, 'format': 'json'}).status_code == 302
-    imported = {m.authentik_group: (sorted(m.netbox_groups.values_list('name', flat=True)), m.superuser, m.enabled)
-                for m in GroupMapping.objects.all()}
+    imported = {
+        m.authentik_group: (sorted(m.netbox_groups.values_list('name', flat=True)), m.superuser, m.enabled)
+        for m in GroupMapping.objects.all()
+    }
     assert imported == {
         'ops-*': (['NOC', 'Ops'], False, True),
         'netbox-admins': ([], True, True),
@@ -171,8 +184,10 @@ def test_import_row_naming_a_missing_netbox_group_is_refused_with_its_name(clien
 def test_bulk_edit_and_bulk_delete(client, groups):
     superuser_client(client)
     first, second = rule('a', groups['Ops']), rule('b', groups['NOC'])
-    client.post(f'{LIST_URL}edit/', {'pk': [first.pk, second.pk], '_apply': '1', 'enabled': 'false',
-                                     'netbox_groups': [groups['Admins'].pk]})
+    client.post(
+        f'{LIST_URL}edit/',
+        {'pk': [first.pk, second.pk], '_apply': '1', 'enabled': 'false', 'netbox_groups': [groups['Admins'].pk]},
+    )
     assert set(GroupMapping.objects.values_list('enabled', flat=True)) == {False}
     assert set(GroupMapping.objects.values_list('netbox_groups__name', flat=True)) == {'Admins'}
     client.post(f'{LIST_URL}delete/', {'pk': [first.pk, second.pk], '_confirm': '1', 'confirm': 'true'})
@@ -188,19 +203,24 @@ def test_export_lists_the_rules(client, groups):
 
 # -- who may write rules: the pages ------------------------------------------------------------------------
 
+
 def test_operator_may_write_rules_within_their_own_groups(client, groups):
     operator(client, groups_in=[groups['Ops']])
-    response = client.post(f'{LIST_URL}add/', {'authentik_group': 'ops-*', 'netbox_groups': [groups['Ops'].pk],
-                                                'enabled': 'on'})
+    response = client.post(
+        f'{LIST_URL}add/', {'authentik_group': 'ops-*', 'netbox_groups': [groups['Ops'].pk], 'enabled': 'on'}
+    )
     assert response.status_code == 302
     assert GroupMapping.objects.filter(authentik_group='ops-*').exists()
 
 
-@pytest.mark.parametrize('form', [
-    {'authentik_group': 'my-team', 'superuser': 'on', 'enabled': 'on'},
-    {'authentik_group': 'my-team', 'netbox_groups': ['Admins'], 'enabled': 'on'},
-    {'authentik_group': 'my-team', 'netbox_groups': ['Ops', 'Admins'], 'enabled': 'on'},
-])
+@pytest.mark.parametrize(
+    'form',
+    [
+        {'authentik_group': 'my-team', 'superuser': 'on', 'enabled': 'on'},
+        {'authentik_group': 'my-team', 'netbox_groups': ['Admins'], 'enabled': 'on'},
+        {'authentik_group': 'my-team', 'netbox_groups': ['Ops', 'Admins'], 'enabled': 'on'},
+    ],
+)
 def test_operator_cannot_add_a_rule_granting_more_than_they_have(client, groups, form):
     operator(client, groups_in=[groups['Ops']])
     form = {**form, 'netbox_groups': [groups[name].pk for name in form.get('netbox_groups', ())]}
@@ -213,12 +233,18 @@ def test_operator_cannot_edit_a_rule_into_more_rights_nor_touch_a_superuser_rule
     own = rule('ops', groups['Ops'])
     admins = rule('netbox-admins', superuser=True)
     operator(client, groups_in=[groups['Ops']])
-    page = text(client.post(f'{LIST_URL}{own.pk}/edit/', {'authentik_group': 'ops', 'superuser': 'on',
-                                                           'netbox_groups': [groups['Ops'].pk]}))
+    page = text(
+        client.post(
+            f'{LIST_URL}{own.pk}/edit/',
+            {'authentik_group': 'ops', 'superuser': 'on', 'netbox_groups': [groups['Ops'].pk]},
+        )
+    )
     assert REFUSED in page
     # Someone else's superuser rule is not there for them: re-pointing it at their own group is impossible.
-    assert client.post(f'{LIST_URL}{admins.pk}/edit/', {'authentik_group': 'my-team', 'superuser': 'on'}
-                       ).status_code == 404
+    assert (
+        client.post(f'{LIST_URL}{admins.pk}/edit/', {'authentik_group': 'my-team', 'superuser': 'on'}).status_code
+        == 404
+    )
     assert client.post(f'{LIST_URL}{admins.pk}/delete/', {'confirm': 'true'}).status_code == 404
     own.refresh_from_db()
     admins.refresh_from_db()
@@ -273,10 +299,15 @@ def test_operator_cannot_bulk_delete_rules_outside_their_rights(client, groups):
 
 # -- the REST API -----------------------------------------------------------------------------------------
 
+
 def test_api_create_read_filter_brief_update_delete(client, groups):
     header = api_user('admin', superuser=True)
-    created = client.post(API_URL, {'authentik_group': 'ops-*', 'netbox_groups': [groups['Ops'].pk, groups['NOC'].pk],
-                                    'description': 'ops'}, content_type='application/json', **header)
+    created = client.post(
+        API_URL,
+        {'authentik_group': 'ops-*', 'netbox_groups': [groups['Ops'].pk, groups['NOC'].pk], 'description': 'ops'},
+        content_type='application/json',
+        **header,
+    )
     assert created.status_code == 201, created.content
     body = created.json()
     assert body['authentik_group'] == 'ops-*'
@@ -292,18 +323,25 @@ def test_api_create_read_filter_brief_update_delete(client, groups):
     by_group = client.get(API_URL, {'netbox_group': 'NOC'}, **header).json()
     assert [item['authentik_group'] for item in by_group['results']] == ['ops-*']
 
-    patched = client.patch(f"{API_URL}{body['id']}/", {'netbox_groups': [groups['Admins'].pk], 'enabled': False},
-                           content_type='application/json', **header)
+    patched = client.patch(
+        f'{API_URL}{body["id"]}/',
+        {'netbox_groups': [groups['Admins'].pk], 'enabled': False},
+        content_type='application/json',
+        **header,
+    )
     assert [group['name'] for group in patched.json()['netbox_groups']] == ['Admins']
-    assert client.delete(f"{API_URL}{body['id']}/", **header).status_code == 204
+    assert client.delete(f'{API_URL}{body["id"]}/', **header).status_code == 204
 
 
-@pytest.mark.parametrize(('data', 'field', 'message'), [
-    ({'authentik_group': ''}, 'authentik_group', 'This field may not be blank.'),
-    ({'authentik_group': 'x' * 256}, 'authentik_group', 'no more than 255 characters'),
-    ({'authentik_group': 'ops-['}, 'authentik_group', "a '[' is never closed"),
-    ({'authentik_group': 'ops', 'netbox_groups': [987654]}, 'netbox_groups', 'object does not exist'),
-])
+@pytest.mark.parametrize(
+    ('data', 'field', 'message'),
+    [
+        ({'authentik_group': ''}, 'authentik_group', 'This field may not be blank.'),
+        ({'authentik_group': 'x' * 256}, 'authentik_group', 'no more than 255 characters'),
+        ({'authentik_group': 'ops-['}, 'authentik_group', "a '[' is never closed"),
+        ({'authentik_group': 'ops', 'netbox_groups': [987654]}, 'netbox_groups', 'object does not exist'),
+    ],
+)
 def test_api_refuses_bad_rules_with_the_reason(client, data, field, message):
     header = api_user('admin', superuser=True)
     response = client.post(API_URL, data, content_type='application/json', **header)
@@ -316,11 +354,17 @@ def test_api_operator_may_write_within_their_groups_only(client, groups):
     user.groups.set([groups['Ops']])
     grant(user, 'netbox_authentik.groupmapping', ['view', 'add', 'change', 'delete'])
     header = token_header(user)
-    ok = client.post(API_URL, {'authentik_group': 'ops', 'netbox_groups': [groups['Ops'].pk]},
-                     content_type='application/json', **header)
+    ok = client.post(
+        API_URL,
+        {'authentik_group': 'ops', 'netbox_groups': [groups['Ops'].pk]},
+        content_type='application/json',
+        **header,
+    )
     assert ok.status_code == 201
-    for data in ({'authentik_group': 'mine', 'superuser': True},
-                 {'authentik_group': 'mine', 'netbox_groups': [groups['Admins'].pk]}):
+    for data in (
+        {'authentik_group': 'mine', 'superuser': True},
+        {'authentik_group': 'mine', 'netbox_groups': [groups['Admins'].pk]},
+    ):
         refused = client.post(API_URL, data, content_type='application/json', **header)
         assert refused.status_code == 403
         assert REFUSED in refused.json()['detail']
@@ -328,11 +372,17 @@ def test_api_operator_may_write_within_their_groups_only(client, groups):
     refused = client.patch(f'{API_URL}{own}/', {'superuser': True}, content_type='application/json', **header)
     assert refused.status_code == 403
     admins = rule('netbox-admins', superuser=True)
-    assert client.patch(f'{API_URL}{admins.pk}/', {'authentik_group': 'mine'}, content_type='application/json',
-                        **header).status_code == 404
+    assert (
+        client.patch(
+            f'{API_URL}{admins.pk}/', {'authentik_group': 'mine'}, content_type='application/json', **header
+        ).status_code
+        == 404
+    )
     assert client.delete(f'{API_URL}{admins.pk}/', **header).status_code == 404
-    assert set(GroupMapping.objects.values_list('authentik_group', 'superuser')) == {('ops', False),
-                                                                                      ('netbox-admins', True)}
+    assert set(GroupMapping.objects.values_list('authentik_group', 'superuser')) == {
+        ('ops', False),
+        ('netbox-admins', True),
+    }
 
 
 def test_api_bulk_delete_cannot_reach_rules_outside_the_operators_rights(client, groups):
@@ -351,10 +401,12 @@ def test_graphql_lists_rules(client, groups):
     response = client.post('/graphql/', {'query': query}, content_type='application/json', **header)
     assert response.status_code == 200, response.content
     assert response.json()['data']['authentik_group_mapping_list'] == [
-        {'authentik_group': 'ops-*', 'superuser': True, 'netbox_groups': [{'name': 'Ops'}]}]
+        {'authentik_group': 'ops-*', 'superuser': True, 'netbox_groups': [{'name': 'Ops'}]}
+    ]
 
 
 # -- the second line: GroupMapping's queryset refuses the save even without the forms' and API's check ----------
+
 
 @pytest.fixture
 def checks_off(monkeypatch):
@@ -368,8 +420,10 @@ def test_queryset_alone_refuses_the_add_page_import_and_bulk_edit(client, groups
     operator(client, groups_in=[groups['Ops']])
     page = text(client.post(f'{LIST_URL}add/', {'authentik_group': 'mine', 'superuser': 'on', 'enabled': 'on'}))
     assert 'permission' in page.lower()
-    client.post(f'{LIST_URL}import/', {'data': 'authentik_group,netbox_groups\nmine,Admins\n', 'format': 'csv',
-                                       'csv_delimiter': ','})
+    client.post(
+        f'{LIST_URL}import/',
+        {'data': 'authentik_group,netbox_groups\nmine,Admins\n', 'format': 'csv', 'csv_delimiter': ','},
+    )
     client.post(f'{LIST_URL}edit/', {'pk': [own.pk], '_apply': '1', 'superuser': 'true'})
     assert set(GroupMapping.objects.values_list('authentik_group', 'superuser')) == {('ops', False)}
     assert list(own.netbox_groups.values_list('name', flat=True)) == ['Ops']
@@ -378,7 +432,8 @@ def test_queryset_alone_refuses_the_add_page_import_and_bulk_edit(client, groups
 def test_queryset_alone_refuses_the_api(client, groups, checks_off):
     user = User.objects.create_user('mallory')
     grant(user, 'netbox_authentik.groupmapping', ['view', 'add', 'change'])
-    response = client.post(API_URL, {'authentik_group': 'mine', 'superuser': True}, content_type='application/json',
-                           **token_header(user))
+    response = client.post(
+        API_URL, {'authentik_group': 'mine', 'superuser': True}, content_type='application/json', **token_header(user)
+    )
     assert response.status_code == 403
     assert not GroupMapping.objects.exists()

@@ -23,6 +23,7 @@ def plugin_config(**values):
 @pytest.fixture
 def sign_in(client):
     """Sign in through Authentik as `username` with the given groups claim; return the response."""
+
     def _sign_in(username='alice', groups=('netbox-users',), **claims):
         client.logout()
         with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
@@ -32,9 +33,13 @@ def sign_in(client):
             fake.register_token(fake.sign(authentik_claims(username, groups=groups, nonce=query['nonce'], **claims)))
             if groups is None:
                 # fetch_userinfo='auto' asks userinfo when the id_token lacks groups; it lacks them too.
-                fake.register_userinfo(authentik_claims(username, groups=None, iss=..., aud=..., exp=..., iat=...,
-                                                        auth_time=..., acr=..., amr=...))
+                fake.register_userinfo(
+                    authentik_claims(
+                        username, groups=None, iss=..., aud=..., exp=..., iat=..., auth_time=..., acr=..., amr=...
+                    )
+                )
             return complete_sign_in(client, query['state'])
+
     return _sign_in
 
 
@@ -202,6 +207,7 @@ def test_sync_step_is_atomic(sign_in, netbox_groups, monkeypatch):
 
         def fail(*args, **kwargs):
             raise RuntimeError('database went away')
+
         monkeypatch.setattr('social_core.pipeline.social_auth.load_extra_data', fail)
         response = sign_in('ada', ['netbox-admins', 'netbox-users'])
     assert response['Location'] == '/login/'
@@ -217,20 +223,23 @@ def test_other_backends_are_unaffected():
 
         def authentik_groups(self, response):  # pragma: no cover - must never be called
             raise AssertionError('called for another backend')
+
     user = User.objects.create(username='gh')
     assert sync_groups(OtherBackend(), user=user, response={'groups': ['x']}) is None
 
 
-@override_settings(SOCIAL_AUTH_AUTHENTIK_PIPELINE=[
-    'social_core.pipeline.social_auth.social_details',
-    'social_core.pipeline.social_auth.social_uid',
-    'social_core.pipeline.social_auth.social_user',
-    'social_core.pipeline.user.get_username',
-    'social_core.pipeline.user.create_user',
-    'social_core.pipeline.social_auth.associate_user',
-    'social_core.pipeline.social_auth.load_extra_data',
-    'social_core.pipeline.user.user_details',
-])
+@override_settings(
+    SOCIAL_AUTH_AUTHENTIK_PIPELINE=[
+        'social_core.pipeline.social_auth.social_details',
+        'social_core.pipeline.social_auth.social_uid',
+        'social_core.pipeline.social_auth.social_user',
+        'social_core.pipeline.user.get_username',
+        'social_core.pipeline.user.create_user',
+        'social_core.pipeline.social_auth.associate_user',
+        'social_core.pipeline.social_auth.load_extra_data',
+        'social_core.pipeline.user.user_details',
+    ]
+)
 def test_admin_supplied_pipeline_is_honoured(sign_in, netbox_groups):
     with plugin_config(group_map=MAP):
         sign_in('alice', ['netbox-users'])
@@ -279,8 +288,7 @@ def test_sync_that_changes_nothing_writes_nothing(netbox_groups):
 
     user = User.objects.create(username='steady')
     user.groups.add(netbox_groups['Users'])
-    with plugin_config(group_map=MAP, superuser_groups=['netbox-admins']), \
-            CaptureQueriesContext(connection) as ctx:
+    with plugin_config(group_map=MAP, superuser_groups=['netbox-admins']), CaptureQueriesContext(connection) as ctx:
         sync_groups(Backend(), user=user, response={})
     writes = [q['sql'] for q in ctx.captured_queries if not q['sql'].lstrip().upper().startswith('SELECT')]
     assert writes == []

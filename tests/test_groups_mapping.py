@@ -26,18 +26,21 @@ def config(**overrides):
     return {**BASE, **overrides}
 
 
-@pytest.mark.parametrize(('raw', 'names', 'skipped'), [
-    (['a', 'b'], ('a', 'b'), ()),
-    ('netbox-admins', ('netbox-admins',), ()),
-    ([], (), ()),
-    (None, None, ()),
-    (['a', 3, None, '', '  ', {'x': 1}, 'b'], ('a', 'b'), (3, None, '', '  ', {'x': 1})),
-    (['a', 'a', 'b', 'a'], ('a', 'b'), ()),
-    (['Admins', 'admins'], ('Admins', 'admins'), ()),
-    (['Réseau Ops', 'net eng'], ('Réseau Ops', 'net eng'), ()),
-    (42, None, (42,)),
-    ({'groups': ['a']}, None, ({'groups': ['a']},)),
-])
+@pytest.mark.parametrize(
+    ('raw', 'names', 'skipped'),
+    [
+        (['a', 'b'], ('a', 'b'), ()),
+        ('netbox-admins', ('netbox-admins',), ()),
+        ([], (), ()),
+        (None, None, ()),
+        (['a', 3, None, '', '  ', {'x': 1}, 'b'], ('a', 'b'), (3, None, '', '  ', {'x': 1})),
+        (['a', 'a', 'b', 'a'], ('a', 'b'), ()),
+        (['Admins', 'admins'], ('Admins', 'admins'), ()),
+        (['Réseau Ops', 'net eng'], ('Réseau Ops', 'net eng'), ()),
+        (42, None, (42,)),
+        ({'groups': ['a']}, None, ({'groups': ['a']},)),
+    ],
+)
 def test_groups_claim_is_cleaned_without_failing(raw, names, skipped):
     claim = clean_groups_claim(raw)
     assert claim.names == names
@@ -45,8 +48,11 @@ def test_groups_claim_is_cleaned_without_failing(raw, names, skipped):
 
 
 def test_mirror_adds_mapped_groups_and_removes_managed_ones_no_longer_sent():
-    plan = plan_groups(['network-engineers'], {'Admins', 'Manual'},
-                       config(group_map={'network-engineers': 'Engineers', 'netbox-admins': ['Admins', 'Ops']}))
+    plan = plan_groups(
+        ['network-engineers'],
+        {'Admins', 'Manual'},
+        config(group_map={'network-engineers': 'Engineers', 'netbox-admins': ['Admins', 'Ops']}),
+    )
     assert plan.add == {'Engineers'}
     assert plan.remove == {'Admins'}  # managed (a group_map target) and no longer sent; 'Manual' is not managed
     assert plan.create == frozenset()
@@ -58,8 +64,11 @@ def test_add_mode_never_removes():
 
 
 def test_off_mode_touches_no_group_but_still_decides_superuser():
-    plan = plan_groups(['netbox-admins'], {'Admins'},
-                       config(group_sync='off', group_map={'x': 'Y'}, superuser_groups=['netbox-admins']))
+    plan = plan_groups(
+        ['netbox-admins'],
+        {'Admins'},
+        config(group_sync='off', group_map={'x': 'Y'}, superuser_groups=['netbox-admins']),
+    )
     assert (plan.add, plan.remove, plan.superuser) == (frozenset(), frozenset(), True)
 
 
@@ -69,8 +78,9 @@ def test_unmapped_groups_are_ignored_without_auto_create():
 
 
 def test_auto_create_respects_group_filter():
-    plan = plan_groups(['netbox-ops', 'authentik Admins'], set(),
-                       config(auto_create_groups=True, group_filter='netbox-*'))
+    plan = plan_groups(
+        ['netbox-ops', 'authentik Admins'], set(), config(auto_create_groups=True, group_filter='netbox-*')
+    )
     assert plan.add == {'netbox-ops'} and plan.create == {'netbox-ops'}
 
 
@@ -80,15 +90,21 @@ def test_auto_created_groups_are_managed_by_filter_and_mirrored():
 
 
 def test_protected_and_default_groups_are_never_removed():
-    plan = plan_groups([], {'Admins', 'Default', 'Keep'},
-                       config(group_map={'a': ['Admins', 'Default', 'Keep']}, protected_groups=['Keep']),
-                       default_groups=['Default'])
+    plan = plan_groups(
+        [],
+        {'Admins', 'Default', 'Keep'},
+        config(group_map={'a': ['Admins', 'Default', 'Keep']}, protected_groups=['Keep']),
+        default_groups=['Default'],
+    )
     assert plan.remove == {'Admins'}
 
 
 def test_matching_is_exact_and_case_sensitive():
-    plan = plan_groups(['Network-Engineers'], set(), config(group_map={'network-engineers': 'Engineers'},
-                                                            superuser_groups=['netbox-admins']))
+    plan = plan_groups(
+        ['Network-Engineers'],
+        set(),
+        config(group_map={'network-engineers': 'Engineers'}, superuser_groups=['netbox-admins']),
+    )
     assert plan.add == frozenset() and plan.superuser is False
 
 
@@ -109,16 +125,23 @@ def test_missing_claim_keep_changes_nothing():
 
 
 def test_missing_claim_clear_treats_it_as_empty_list():
-    plan = plan_groups(None, {'Admins'}, config(group_map={'a': 'Admins'}, superuser_groups=['a'],
-                                                missing_groups_claim='clear'))
+    plan = plan_groups(
+        None, {'Admins'}, config(group_map={'a': 'Admins'}, superuser_groups=['a'], missing_groups_claim='clear')
+    )
     assert plan.remove == {'Admins'} and plan.superuser is False
 
 
 def test_wrong_setting_values_fall_back_to_defaults_at_run_time(settings):
     from netbox_authentik import settings as plugin_settings
 
-    settings.PLUGINS_CONFIG = {'netbox_authentik': {
-        'http_timeout': 0, 'metadata_cache_seconds': -5, 'group_sync': 'sync', 'auto_create_groups': 'yes'}}
+    settings.PLUGINS_CONFIG = {
+        'netbox_authentik': {
+            'http_timeout': 0,
+            'metadata_cache_seconds': -5,
+            'group_sync': 'sync',
+            'auto_create_groups': 'yes',
+        }
+    }
     assert plugin_settings.get('http_timeout') == 10
     assert plugin_settings.get('metadata_cache_seconds') == 3600
     assert plugin_settings.get('group_sync') == 'mirror'
@@ -127,8 +150,12 @@ def test_wrong_setting_values_fall_back_to_defaults_at_run_time(settings):
 
 def test_names_longer_than_netbox_allows_are_left_out_and_reported():
     long_name = 'x' * 151
-    plan = plan_groups(['netbox-users', long_name, 'legacy'], {'Local'},
-                       config(auto_create_groups=True, group_map={'legacy': 'y' * 151}), max_name_length=150)
+    plan = plan_groups(
+        ['netbox-users', long_name, 'legacy'],
+        {'Local'},
+        config(auto_create_groups=True, group_map={'legacy': 'y' * 151}),
+        max_name_length=150,
+    )
     assert plan.add == {'netbox-users'}
     assert plan.create == {'netbox-users'}
     assert plan.too_long == {long_name, 'y' * 151}
@@ -144,13 +171,19 @@ def test_a_name_of_exactly_the_limit_is_kept():
 
 
 def db_rule(authentik_group, *netbox_groups, superuser=False):
-    return MappingRule(authentik_group, netbox_groups, superuser=superuser, source=DATABASE,
-                       glob=any(c in authentik_group for c in '*?['))
+    return MappingRule(
+        authentik_group,
+        netbox_groups,
+        superuser=superuser,
+        source=DATABASE,
+        glob=any(c in authentik_group for c in '*?['),
+    )
 
 
 def test_rules_and_group_map_are_one_list():
-    plan = plan_groups(['netbox-users', 'ops-core'], [], config(
-        group_map={'netbox-users': 'Users'}, rules=(db_rule('ops-*', 'Ops'),)))
+    plan = plan_groups(
+        ['netbox-users', 'ops-core'], [], config(group_map={'netbox-users': 'Users'}, rules=(db_rule('ops-*', 'Ops'),))
+    )
     assert plan.add == {'Users', 'Ops'}
 
 
@@ -179,14 +212,25 @@ def test_a_group_a_rule_matches_is_not_auto_created():
 
 def test_configuration_rules_keep_their_sources_and_order():
     assert configuration_rules({'a': ['A', 'B'], 'b': 'B'}, ['admins']) == (
-        MappingRule('a', ('A', 'B'), source='group_map'), MappingRule('b', ('B',), source='group_map'),
-        MappingRule('admins', superuser=True, source='superuser_groups'))
+        MappingRule('a', ('A', 'B'), source='group_map'),
+        MappingRule('b', ('B',), source='group_map'),
+        MappingRule('admins', superuser=True, source='superuser_groups'),
+    )
 
 
-@pytest.mark.parametrize(('pattern', 'problem'), [
-    ('ops-*', ''), ('team-[ab]', ''), ('[!x]y', ''), ('[]]', ''), ('plain', ''),
-    ('ops-[', 'never closed'), ('[!', 'never closed'), ('[z-a]', 'matches nothing'),
-])
+@pytest.mark.parametrize(
+    ('pattern', 'problem'),
+    [
+        ('ops-*', ''),
+        ('team-[ab]', ''),
+        ('[!x]y', ''),
+        ('[]]', ''),
+        ('plain', ''),
+        ('ops-[', 'never closed'),
+        ('[!', 'never closed'),
+        ('[z-a]', 'matches nothing'),
+    ],
+)
 def test_glob_problems(pattern, problem):
     found = glob_problem(pattern)
     assert (problem in found) if problem else found == ''

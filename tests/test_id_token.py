@@ -46,11 +46,14 @@ CODE = 'authorization-code-7f3e9a'  # in an error description Authentik sends ba
 UNREACHABLE = 'Authentik could not be reached. Try again later.'
 CREDENTIALS_REJECTED = "Authentik rejected NetBox's client credentials. Ask your NetBox administrator."
 EXPIRED = 'Authentik did not accept this sign-in (it may have expired). Please sign in again.'
-NOT_ACCEPTED = ('Authentik did not accept this sign-in. Please sign in again; if it keeps failing, ask your NetBox '
-                'administrator.')
-CHECK_CLIENT_SETTINGS = ("Authentik does not accept NetBox's client credentials: check that SOCIAL_AUTH_AUTHENTIK_KEY "
-                         'and SOCIAL_AUTH_AUTHENTIK_SECRET are the Client ID and Client Secret of the Authentik '
-                         'provider')
+NOT_ACCEPTED = (
+    'Authentik did not accept this sign-in. Please sign in again; if it keeps failing, ask your NetBox administrator.'
+)
+CHECK_CLIENT_SETTINGS = (
+    "Authentik does not accept NetBox's client credentials: check that SOCIAL_AUTH_AUTHENTIK_KEY "
+    'and SOCIAL_AUTH_AUTHENTIK_SECRET are the Client ID and Client Secret of the Authentik '
+    'provider'
+)
 
 
 @pytest.fixture
@@ -125,8 +128,9 @@ def test_encrypted_id_token_is_decrypted_with_the_configured_key(client, authent
         pem = str(tmp_path / 'netbox-id-token.pem')
     settings.PLUGINS_CONFIG = {'netbox_authentik': {'id_token_decryption_key': pem}}
 
-    response = sign_in_with(client, authentik,
-                            lambda claims: encrypt_id_token(authentik.sign(claims), encryption_key.public_key()))
+    response = sign_in_with(
+        client, authentik, lambda claims: encrypt_id_token(authentik.sign(claims), encryption_key.public_key())
+    )
 
     assert_signed_in(client, response)
 
@@ -134,25 +138,39 @@ def test_encrypted_id_token_is_decrypted_with_the_configured_key(client, authent
 def test_encrypted_id_token_without_decryption_key_names_the_setting_on_the_login_page(client, authentik, log):
     encryption_key = rsa_private_key()
 
-    response = sign_in_with(client, authentik,
-                            lambda claims: encrypt_id_token(authentik.sign(claims), encryption_key.public_key()))
+    response = sign_in_with(
+        client, authentik, lambda claims: encrypt_id_token(authentik.sign(claims), encryption_key.public_key())
+    )
 
-    assert_rejected(client, response, "Authentik sent an encrypted token NetBox cannot read. Ask your NetBox "
-                                      "administrator to set id_token_decryption_key.")
+    assert_rejected(
+        client,
+        response,
+        'Authentik sent an encrypted token NetBox cannot read. Ask your NetBox '
+        'administrator to set id_token_decryption_key.',
+    )
     assert any('id_token_decryption_key' in line for line in backend_lines(log))
 
 
 # -- discovery URL from what the admin pasted ----------------------------------------------------------
 
 
-@pytest.mark.parametrize('endpoint, slug', [
-    (ISSUER, None),
-    (ISSUER.rstrip('/'), None),
-    (DISCOVERY_URL, None),
-    (BASE, SLUG),
-    (BASE + '/', SLUG),
-], ids=['issuer with slash', 'issuer without slash', 'discovery URL pasted', 'base URL and slug',
-        'base URL with slash and slug'])
+@pytest.mark.parametrize(
+    'endpoint, slug',
+    [
+        (ISSUER, None),
+        (ISSUER.rstrip('/'), None),
+        (DISCOVERY_URL, None),
+        (BASE, SLUG),
+        (BASE + '/', SLUG),
+    ],
+    ids=[
+        'issuer with slash',
+        'issuer without slash',
+        'discovery URL pasted',
+        'base URL and slug',
+        'base URL with slash and slug',
+    ],
+)
 def test_discovery_is_found_from_any_form_of_the_endpoint(client, authentik, mock, settings, endpoint, slug):
     settings.SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT = endpoint
     settings.PLUGINS_CONFIG = {'netbox_authentik': {'application_slug': slug} if slug else {}}
@@ -166,8 +184,7 @@ def test_discovery_is_found_from_any_form_of_the_endpoint(client, authentik, moc
     assert requests_to(mock, doubled) == []
 
 
-def test_doubled_slash_in_the_endpoint_follows_authentiks_redirect_to_the_clean_path(client, authentik, mock,
-                                                                                    settings):
+def test_doubled_slash_in_the_endpoint_follows_authentiks_redirect_to_the_clean_path(client, authentik, mock, settings):
     settings.SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT = f'{BASE}//application/o/{SLUG}/'
     doubled = f'{BASE}//application/o/{SLUG}/.well-known/openid-configuration'
     mock.add(responses.GET, doubled, status=301, headers={'Location': DISCOVERY_URL})
@@ -185,11 +202,15 @@ def test_token_signed_with_a_rotated_key_refetches_jwks_once_then_signs_in(clien
     assert_signed_in(client, sign_in_with(client, authentik, authentik.sign))
     client.logout()
     new_key = rsa_private_key()
-    mock.replace(responses.GET, JWKS_URL, json={'keys': [authentik.signing_jwk(),
-                                                          public_jwk(new_key, 'authentik-key-2', 'RS256')]})
+    mock.replace(
+        responses.GET,
+        JWKS_URL,
+        json={'keys': [authentik.signing_jwk(), public_jwk(new_key, 'authentik-key-2', 'RS256')]},
+    )
 
-    response = sign_in_with(client, authentik, lambda claims: authentik.sign(claims, kid='authentik-key-2',
-                                                                              key=new_key))
+    response = sign_in_with(
+        client, authentik, lambda claims: authentik.sign(claims, kid='authentik-key-2', key=new_key)
+    )
 
     assert response.status_code == 302 and response['Location'] == '/', response
     assert len(requests_to(mock, JWKS_URL)) == 2
@@ -207,8 +228,11 @@ def test_token_with_a_bad_signature_is_rejected(client, authentik, log):
     assert 'Sign-in through Authentik rejected: Token error: Signature verification failed' in backend_lines(log)
 
 
-@pytest.mark.parametrize('issuer', ['https://evil.example.com/application/o/netbox/', ISSUER.rstrip('/')],
-                         ids=['other issuer', 'issuer without its trailing slash'])
+@pytest.mark.parametrize(
+    'issuer',
+    ['https://evil.example.com/application/o/netbox/', ISSUER.rstrip('/')],
+    ids=['other issuer', 'issuer without its trailing slash'],
+)
 def test_token_from_another_issuer_is_rejected(client, authentik, log, issuer):
     response = sign_in_with(client, authentik, lambda claims: authentik.sign({**claims, 'iss': issuer}))
 
@@ -220,13 +244,18 @@ def test_token_for_another_client_is_rejected(client, authentik, log):
     response = sign_in_with(client, authentik, lambda claims: authentik.sign({**claims, 'aud': 'grafana'}))
 
     assert_rejected(client, response)
-    assert 'Sign-in through Authentik rejected: Token error: Audience doesn\'t match' in backend_lines(log)
+    assert "Sign-in through Authentik rejected: Token error: Audience doesn't match" in backend_lines(log)
 
 
 def test_expired_token_is_rejected(client, authentik, log):
     an_hour_ago = int(time.time()) - 3600
-    response = sign_in_with(client, authentik, lambda claims: authentik.sign(
-        {**claims, 'iat': an_hour_ago - 60, 'auth_time': an_hour_ago - 60, 'exp': an_hour_ago}))
+    response = sign_in_with(
+        client,
+        authentik,
+        lambda claims: authentik.sign(
+            {**claims, 'iat': an_hour_ago - 60, 'auth_time': an_hour_ago - 60, 'exp': an_hour_ago}
+        ),
+    )
 
     assert_rejected(client, response)
     assert 'Sign-in through Authentik rejected: Token error: Signature has expired' in backend_lines(log)
@@ -234,12 +263,14 @@ def test_expired_token_is_rejected(client, authentik, log):
 
 def test_token_issued_in_the_future_beyond_leeway_is_rejected(client, authentik, log):
     in_five_minutes = int(time.time()) + 300
-    response = sign_in_with(client, authentik, lambda claims: authentik.sign(
-        {**claims, 'iat': in_five_minutes, 'exp': in_five_minutes + 3600}))
+    response = sign_in_with(
+        client,
+        authentik,
+        lambda claims: authentik.sign({**claims, 'iat': in_five_minutes, 'exp': in_five_minutes + 3600}),
+    )
 
     assert_rejected(client, response)
-    assert 'Sign-in through Authentik rejected: Token error: The token is not yet valid (iat)' in \
-        backend_lines(log)
+    assert 'Sign-in through Authentik rejected: Token error: The token is not yet valid (iat)' in backend_lines(log)
 
 
 def test_token_with_another_sign_ins_nonce_is_rejected(client, authentik, log):
@@ -268,16 +299,14 @@ def test_unsigned_token_alg_none_is_rejected(client, authentik, log):
     response = sign_in_with(client, authentik, lambda claims: jwt.encode(claims, None, algorithm='none'))
 
     assert_rejected(client, response)
-    assert 'Sign-in through Authentik rejected: Token error: id_token algorithm not allowed' in \
-        backend_lines(log)
+    assert 'Sign-in through Authentik rejected: Token error: id_token algorithm not allowed' in backend_lines(log)
 
 
 def test_hs256_token_keyed_with_the_rsa_public_key_is_rejected_when_authentik_signs_rs256(client, authentik, log):
     response = sign_in_with(client, authentik, lambda claims: sign_hs256_with_raw_key(claims, rsa_public_pem()))
 
     assert_rejected(client, response)
-    assert 'Sign-in through Authentik rejected: Token error: id_token algorithm not allowed' in \
-        backend_lines(log)
+    assert 'Sign-in through Authentik rejected: Token error: id_token algorithm not allowed' in backend_lines(log)
 
 
 def test_hs256_token_keyed_with_the_rsa_public_key_is_rejected_when_authentik_signs_hs256(client, mock, log):
@@ -299,8 +328,7 @@ def test_rs256_token_is_rejected_when_authentik_advertises_only_es256(client, mo
     response = sign_in_with(client, authentik, lambda claims: authentik.sign(claims, alg='RS256', kid='rsa-key'))
 
     assert_rejected(client, response)
-    assert 'Sign-in through Authentik rejected: Token error: id_token algorithm not allowed' in \
-        backend_lines(log)
+    assert 'Sign-in through Authentik rejected: Token error: id_token algorithm not allowed' in backend_lines(log)
 
 
 def test_token_signed_by_a_key_missing_from_jwks_even_after_refetch_is_rejected(client, authentik, mock, log):
@@ -309,8 +337,7 @@ def test_token_signed_by_a_key_missing_from_jwks_even_after_refetch_is_rejected(
     response = sign_in_with(client, authentik, lambda claims: authentik.sign(claims, kid='stranger', key=stranger))
 
     assert_rejected(client, response)
-    assert 'Sign-in through Authentik rejected: Token error: id_token signed with an unknown key' in \
-        backend_lines(log)
+    assert 'Sign-in through Authentik rejected: Token error: id_token signed with an unknown key' in backend_lines(log)
     assert len(requests_to(mock, JWKS_URL)) == 2
 
 
@@ -319,8 +346,9 @@ def test_token_missing_a_required_claim_is_rejected(client, authentik, log, clai
     response = sign_in_with(client, authentik, lambda claims: authentik.sign({**claims, claim: ...}))
 
     assert_rejected(client, response)
-    assert f'Sign-in through Authentik rejected: Token error: Token is missing the "{claim}" claim' in \
-        backend_lines(log)
+    assert f'Sign-in through Authentik rejected: Token error: Token is missing the "{claim}" claim' in backend_lines(
+        log
+    )
 
 
 def test_token_whose_at_hash_does_not_match_the_access_token_is_rejected(client, authentik, log):
@@ -340,16 +368,21 @@ def test_token_whose_at_hash_matches_the_access_token_signs_in(client, authentik
     query = begin_sign_in(client)
     access_token = 'access-' + 'a' * 32
     at_hash = jwt.utils.base64url_encode(hashlib.sha256(access_token.encode()).digest()[:16]).decode()
-    authentik.register_token(authentik.sign(authentik_claims('alice', nonce=query['nonce'], at_hash=at_hash)),
-                             access_token=access_token)
+    authentik.register_token(
+        authentik.sign(authentik_claims('alice', nonce=query['nonce'], at_hash=at_hash)), access_token=access_token
+    )
 
     assert_signed_in(client, complete_sign_in(client, query['state']))
 
 
-@pytest.mark.parametrize('audience', [
-    {'azp': 'grafana'},
-    {'aud': ['netbox', 'grafana']},
-], ids=['another azp', 'several audiences without azp'])
+@pytest.mark.parametrize(
+    'audience',
+    [
+        {'azp': 'grafana'},
+        {'aud': ['netbox', 'grafana']},
+    ],
+    ids=['another azp', 'several audiences without azp'],
+)
 def test_token_for_another_authorized_party_is_rejected(client, authentik, log, audience):
     response = sign_in_with(client, authentik, lambda claims: authentik.sign({**claims, **audience}))
 
@@ -358,8 +391,9 @@ def test_token_for_another_authorized_party_is_rejected(client, authentik, log, 
 
 
 def test_token_for_several_audiences_with_netbox_as_authorized_party_signs_in(client, authentik):
-    response = sign_in_with(client, authentik, lambda claims: authentik.sign(
-        {**claims, 'aud': ['netbox', 'grafana'], 'azp': 'netbox'}))
+    response = sign_in_with(
+        client, authentik, lambda claims: authentik.sign({**claims, 'aud': ['netbox', 'grafana'], 'azp': 'netbox'})
+    )
 
     assert_signed_in(client, response)
 
@@ -370,14 +404,19 @@ def test_hs256_token_is_rejected_when_no_client_secret_is_configured(client, moc
     settings.SOCIAL_AUTH_AUTHENTIK_SECRET = ''  # an empty HMAC key would let anyone sign a token
     query = begin_sign_in(client)
     id_token = sign_hs256_with_raw_key(authentik_claims('alice', nonce=query['nonce']), b'')
-    mock.add(responses.POST, TOKEN_URL, json={'access_token': 'access-1', 'token_type': 'Bearer',
-                                              'expires_in': 3600, 'id_token': id_token})
+    mock.add(
+        responses.POST,
+        TOKEN_URL,
+        json={'access_token': 'access-1', 'token_type': 'Bearer', 'expires_in': 3600, 'id_token': id_token},
+    )
 
     response = complete_sign_in(client, query['state'])
 
     assert_rejected(client, response)
-    assert 'Sign-in through Authentik rejected: Token error: HS id_token but no client secret configured' in \
-        backend_lines(log)
+    assert (
+        'Sign-in through Authentik rejected: Token error: HS id_token but no client secret configured'
+        in backend_lines(log)
+    )
 
 
 def authentik_with_jwks(mock, jwks_keys):
@@ -394,8 +433,7 @@ def test_token_without_kid_is_rejected_when_jwks_holds_several_keys(client, mock
     response = sign_in_with(client, authentik, lambda claims: authentik.sign(claims, kid=None))
 
     assert_rejected(client, response)
-    assert 'Sign-in through Authentik rejected: Token error: id_token signed with an unknown key' in \
-        backend_lines(log)
+    assert 'Sign-in through Authentik rejected: Token error: id_token signed with an unknown key' in backend_lines(log)
 
 
 def test_token_signed_with_an_encryption_key_is_rejected(client, mock, log):
@@ -404,8 +442,7 @@ def test_token_signed_with_an_encryption_key_is_rejected(client, mock, log):
     response = sign_in_with(client, authentik, authentik.sign)
 
     assert_rejected(client, response)
-    assert 'Sign-in through Authentik rejected: Token error: id_token signed with an unknown key' in \
-        backend_lines(log)
+    assert 'Sign-in through Authentik rejected: Token error: id_token signed with an unknown key' in backend_lines(log)
 
 
 def test_token_whose_algorithm_differs_from_its_keys_alg_is_rejected(client, mock, log):
@@ -414,8 +451,7 @@ def test_token_whose_algorithm_differs_from_its_keys_alg_is_rejected(client, moc
     response = sign_in_with(client, authentik, authentik.sign)  # RS256, which discovery advertises
 
     assert_rejected(client, response)
-    assert 'Sign-in through Authentik rejected: Token error: id_token signed with an unknown key' in \
-        backend_lines(log)
+    assert 'Sign-in through Authentik rejected: Token error: id_token signed with an unknown key' in backend_lines(log)
 
 
 def test_token_without_nonce_is_rejected(client, authentik, log):
@@ -434,14 +470,19 @@ def test_garbage_instead_of_a_token_is_rejected(client, authentik, log):
 
 def test_token_response_without_id_token_is_rejected(client, authentik, mock, log):
     query = begin_sign_in(client)
-    mock.add(responses.POST, TOKEN_URL, json={'access_token': 'access-1', 'token_type': 'Bearer',
-                                              'expires_in': 3600, 'scope': 'openid profile email'})
+    mock.add(
+        responses.POST,
+        TOKEN_URL,
+        json={'access_token': 'access-1', 'token_type': 'Bearer', 'expires_in': 3600, 'scope': 'openid profile email'},
+    )
 
     response = complete_sign_in(client, query['state'])
 
     assert_rejected(client, response)
-    assert 'Sign-in through Authentik rejected: Token error: Missing id_token in OpenID Connect token response' in \
-        backend_lines(log)
+    assert (
+        'Sign-in through Authentik rejected: Token error: Missing id_token in OpenID Connect token response'
+        in backend_lines(log)
+    )
 
 
 def test_userinfo_for_another_subject_is_rejected(client, authentik, settings, log):
@@ -458,29 +499,62 @@ def test_userinfo_for_another_subject_is_rejected(client, authentik, settings, l
 # -- the token endpoint failing ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize('answer, message, logged', [
-    ({'status': 500, 'json': {'error': 'server_error'}},
-     'Authentik answered with an error (HTTP 500). Try again later.',
-     f'Authentik token endpoint {TOKEN_URL} answered HTTP 500 (server_error)'),
-    ({'status': 400, 'json': {'error': 'invalid_grant', 'error_description': f'code {CODE} is invalid'}},
-     'Authentik did not accept this sign-in (it may have expired). Please sign in again.',
-     f'Authentik token endpoint {TOKEN_URL} answered HTTP 400 (invalid_grant)'),
-    ({'status': 401, 'json': {'error': 'invalid_client'}}, CREDENTIALS_REJECTED,
-     f'Authentik token endpoint {TOKEN_URL} answered HTTP 401 (invalid_client)'),
-    ({'status': 200, 'body': 'access_token=leaked-access-token&id_token=leaked.id.token',
-      'content_type': 'application/x-www-form-urlencoded'},
-     'Authentik sent an answer NetBox could not read.',
-     f'Authentik token endpoint {TOKEN_URL} did not answer with JSON'),
-    ({'body': requests.exceptions.ConnectTimeout('connect timed out')},
-     UNREACHABLE, f'Authentik token endpoint {TOKEN_URL}: timed out'),
-    ({'body': requests.exceptions.ReadTimeout('read timed out')},
-     UNREACHABLE, f'Authentik token endpoint {TOKEN_URL}: timed out'),
-    ({'body': requests.exceptions.ConnectionError('connection refused')},
-     UNREACHABLE, f'Authentik token endpoint {TOKEN_URL}: connection failed'),
-], ids=['500', '400 invalid_grant', '401 invalid_client', 'non-JSON 200', 'connect timeout', 'read timeout',
-        'refused'])
-def test_token_endpoint_failure_shows_a_message_and_logs_the_endpoint_but_no_secret(client, authentik, mock, log,
-                                                                                     answer, message, logged):
+@pytest.mark.parametrize(
+    'answer, message, logged',
+    [
+        (
+            {'status': 500, 'json': {'error': 'server_error'}},
+            'Authentik answered with an error (HTTP 500). Try again later.',
+            f'Authentik token endpoint {TOKEN_URL} answered HTTP 500 (server_error)',
+        ),
+        (
+            {'status': 400, 'json': {'error': 'invalid_grant', 'error_description': f'code {CODE} is invalid'}},
+            'Authentik did not accept this sign-in (it may have expired). Please sign in again.',
+            f'Authentik token endpoint {TOKEN_URL} answered HTTP 400 (invalid_grant)',
+        ),
+        (
+            {'status': 401, 'json': {'error': 'invalid_client'}},
+            CREDENTIALS_REJECTED,
+            f'Authentik token endpoint {TOKEN_URL} answered HTTP 401 (invalid_client)',
+        ),
+        (
+            {
+                'status': 200,
+                'body': 'access_token=leaked-access-token&id_token=leaked.id.token',
+                'content_type': 'application/x-www-form-urlencoded',
+            },
+            'Authentik sent an answer NetBox could not read.',
+            f'Authentik token endpoint {TOKEN_URL} did not answer with JSON',
+        ),
+        (
+            {'body': requests.exceptions.ConnectTimeout('connect timed out')},
+            UNREACHABLE,
+            f'Authentik token endpoint {TOKEN_URL}: timed out',
+        ),
+        (
+            {'body': requests.exceptions.ReadTimeout('read timed out')},
+            UNREACHABLE,
+            f'Authentik token endpoint {TOKEN_URL}: timed out',
+        ),
+        (
+            {'body': requests.exceptions.ConnectionError('connection refused')},
+            UNREACHABLE,
+            f'Authentik token endpoint {TOKEN_URL}: connection failed',
+        ),
+    ],
+    ids=[
+        '500',
+        '400 invalid_grant',
+        '401 invalid_client',
+        'non-JSON 200',
+        'connect timeout',
+        'read timeout',
+        'refused',
+    ],
+)
+def test_token_endpoint_failure_shows_a_message_and_logs_the_endpoint_but_no_secret(
+    client, authentik, mock, log, answer, message, logged
+):
     query = begin_sign_in(client)
     code_verifier = client.session['authentik_code_verifier']
     mock.add(responses.POST, TOKEN_URL, **answer)
@@ -496,27 +570,38 @@ def test_token_endpoint_failure_shows_a_message_and_logs_the_endpoint_but_no_sec
 
 
 @pytest.mark.parametrize('status', [400, 401])
-@pytest.mark.parametrize('oauth_error, message', [
-    ('invalid_client', CREDENTIALS_REJECTED),
-    ('invalid_grant', EXPIRED),
-])
-def test_token_endpoint_refusal_is_told_apart_by_its_oauth_error_code_not_its_status(client, authentik, mock, log,
-                                                                                    status, oauth_error, message):
+@pytest.mark.parametrize(
+    'oauth_error, message',
+    [
+        ('invalid_client', CREDENTIALS_REJECTED),
+        ('invalid_grant', EXPIRED),
+    ],
+)
+def test_token_endpoint_refusal_is_told_apart_by_its_oauth_error_code_not_its_status(
+    client, authentik, mock, log, status, oauth_error, message
+):
     query = begin_sign_in(client)
     mock.add(responses.POST, TOKEN_URL, status=status, json={'error': oauth_error})
 
     response = complete_sign_in(client, query['state'])
 
     assert_rejected(client, response, message)
-    error_lines = [record.getMessage() for record in log.records
-                   if record.name in SIGN_IN_LOGGERS and record.levelno == logging.ERROR]
+    error_lines = [
+        record.getMessage()
+        for record in log.records
+        if record.name in SIGN_IN_LOGGERS and record.levelno == logging.ERROR
+    ]
     assert (CHECK_CLIENT_SETTINGS in error_lines) == (oauth_error == 'invalid_client')
 
 
-@pytest.mark.parametrize('answer', [{'json': {}}, {'json': {'error': 'invalid_request'}}, {'body': 'Bad Request'}],
-                         ids=['no error code', 'unknown error code', 'not JSON'])
-def test_token_endpoint_400_without_a_known_error_code_blames_neither_expiry_nor_credentials(client, authentik, mock,
-                                                                                            log, answer):
+@pytest.mark.parametrize(
+    'answer',
+    [{'json': {}}, {'json': {'error': 'invalid_request'}}, {'body': 'Bad Request'}],
+    ids=['no error code', 'unknown error code', 'not JSON'],
+)
+def test_token_endpoint_400_without_a_known_error_code_blames_neither_expiry_nor_credentials(
+    client, authentik, mock, log, answer
+):
     query = begin_sign_in(client)
     mock.add(responses.POST, TOKEN_URL, status=400, **answer)
 
@@ -526,8 +611,9 @@ def test_token_endpoint_400_without_a_known_error_code_blames_neither_expiry_nor
     assert CHECK_CLIENT_SETTINGS not in backend_lines(log)
 
 
-def test_wrong_client_secret_is_named_as_such_when_authentik_answers_400_invalid_client(client, authentik, settings,
-                                                                                      log):
+def test_wrong_client_secret_is_named_as_such_when_authentik_answers_400_invalid_client(
+    client, authentik, settings, log
+):
     settings.SOCIAL_AUTH_AUTHENTIK_SECRET = 'not-the-client-secret'  # the fake token endpoint answers as Authentik
 
     response = sign_in_with(client, authentik, authentik.sign)

@@ -19,8 +19,19 @@ LAYERS = (
     # the HTTP edges and the live diagnostics
     {'backchannel', 'logout', 'middleware', 'diagnostics'},
     # NetBox UI, REST API, commands and the plugin's entry point
-    {'views', 'forms', 'tables', 'filtersets', 'api', 'graphql', 'template_content', 'navigation', 'urls', 'management',
-     ''},
+    {
+        'views',
+        'forms',
+        'tables',
+        'filtersets',
+        'api',
+        'graphql',
+        'template_content',
+        'navigation',
+        'urls',
+        'management',
+        '',
+    },
 )
 
 

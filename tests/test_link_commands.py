@@ -41,6 +41,7 @@ def bob():
 
 # -- authentik_link --user --uid ----------------------------------------------------------------
 
+
 def test_links_one_user(alice):
     out, _err = run('authentik_link', '--user', 'alice', '--uid', SUB)
     assert links() == {('authentik', SUB, 'alice')}
@@ -59,12 +60,15 @@ def test_linking_the_same_identity_again_changes_nothing(alice):
     assert links() == {('authentik', SUB, 'alice')}
 
 
-@pytest.mark.parametrize(('args', 'message'), [
-    (('--user', 'nobody', '--uid', SUB), "no NetBox user 'nobody'"),
-    (('--user', 'alice', '--uid', 'x' * 256), 'uid is longer than 255 characters'),
-    (('--user', 'alice', '--uid', '  '), 'uid is empty'),
-    (('--user', 'alice', '--uid', SUB, '--provider', 'p' * 33), 'provider is longer than 32 characters'),
-])
+@pytest.mark.parametrize(
+    ('args', 'message'),
+    [
+        (('--user', 'nobody', '--uid', SUB), "no NetBox user 'nobody'"),
+        (('--user', 'alice', '--uid', 'x' * 256), 'uid is longer than 255 characters'),
+        (('--user', 'alice', '--uid', '  '), 'uid is empty'),
+        (('--user', 'alice', '--uid', SUB, '--provider', 'p' * 33), 'provider is longer than 32 characters'),
+    ],
+)
 def test_one_user_errors_are_reported_and_nothing_is_written(alice, args, message):
     err = StringIO()
     with pytest.raises(CommandError, match='Nothing was linked'):
@@ -82,13 +86,16 @@ def test_refuses_an_identity_linked_to_someone_else(alice, bob):
     assert links() == {('authentik', SUB, 'bob')}
 
 
-@pytest.mark.parametrize('args', [
-    (),
-    ('--user', 'alice'),
-    ('--user', 'alice', '--uid', SUB, '--csv', 'x.csv'),
-    ('--csv', 'x.csv', '--apply'),
-    ('--match', 'username'),
-])
+@pytest.mark.parametrize(
+    'args',
+    [
+        (),
+        ('--user', 'alice'),
+        ('--user', 'alice', '--uid', SUB, '--csv', 'x.csv'),
+        ('--csv', 'x.csv', '--apply'),
+        ('--match', 'username'),
+    ],
+)
 def test_argument_mistakes_are_explained(args):
     with pytest.raises(CommandError):
         call_command('authentik_link', *args, stdout=StringIO(), stderr=StringIO())
@@ -101,7 +108,8 @@ def test_refuses_a_second_identity_unless_allowed(alice):
         call_command('authentik_link', '--user', 'alice', '--uid', SUB, stdout=StringIO(), stderr=err)
     assert err.getvalue().splitlines() == [
         "NetBox user 'alice' is already linked to authentik identity sub-first: a second identity would let two "
-        'people sign in as this user; --allow-second-identity links it anyway']
+        'people sign in as this user; --allow-second-identity links it anyway'
+    ]
     assert links() == {('authentik', 'sub-first', 'alice')}
     out, _err = run('authentik_link', '--user', 'alice', '--uid', SUB, '--allow-second-identity')
     assert "Note: 'alice' also keeps its link to authentik identity sub-first." in out
@@ -143,6 +151,7 @@ def test_allow_second_identity_does_not_go_with_match(tmp_path):
 
 # -- authentik_link --csv --------------------------------------------------------------------------
 
+
 def test_csv_links_every_row(tmp_path, alice, bob):
     User.objects.create_user('carol')
     path = csv_file(tmp_path, f'username,uid,provider\nalice,{SUB},\nbob, sub-bob ,authentik\ncarol,sub-carol,oidc\n')
@@ -156,16 +165,22 @@ def test_csv_with_bad_rows_writes_nothing_and_names_each_bad_line(tmp_path, alic
     UserSocialAuth.objects.create(user=dave, provider='authentik', uid='sub-dave')
     User.objects.create_user('erin')
     User.objects.create_user('frank')
-    path = csv_file(tmp_path, '\n'.join([
-        'username,uid',
-        f'alice,{SUB}',           # 2: good
-        'nobody,sub-nobody',      # 3: no such user
-        'bob,',                   # 4: empty uid
-        f'erin,{SUB}',            # 5: same uid as line 2
-        'frank,sub-dave',         # 6: linked to dave already
-        'alice,sub-alice-2',      # 7: alice is on line 2 too
-        f',{"x" * 256}',          # 8: no username, uid too long
-    ]) + '\n')
+    path = csv_file(
+        tmp_path,
+        '\n'.join(
+            [
+                'username,uid',
+                f'alice,{SUB}',  # 2: good
+                'nobody,sub-nobody',  # 3: no such user
+                'bob,',  # 4: empty uid
+                f'erin,{SUB}',  # 5: same uid as line 2
+                'frank,sub-dave',  # 6: linked to dave already
+                'alice,sub-alice-2',  # 7: alice is on line 2 too
+                f',{"x" * 256}',  # 8: no username, uid too long
+            ]
+        )
+        + '\n',
+    )
     err = StringIO()
     with pytest.raises(CommandError, match=r'6 bad row\(s\) in .*links.csv; nothing was linked'):
         call_command('authentik_link', '--csv', path, stdout=StringIO(), stderr=err)
@@ -195,16 +210,24 @@ def test_missing_csv_file_is_reported(tmp_path):
 
 # -- authentik_link --match --identities ----------------------------------------------------------
 
+
 def test_match_by_username_prints_a_plan_and_writes_nothing_without_apply(tmp_path, alice, bob):
     carol = User.objects.create_user('carol')
     UserSocialAuth.objects.create(user=carol, provider='authentik', uid='sub-carol-old')
-    path = csv_file(tmp_path, '\n'.join([
-        'uid,username,email',
-        'sub-alice,alice,alice@example.com',
-        'sub-bob,Bob,bob@example.com',
-        'sub-carol,carol,carol@example.com',
-        'sub-nobody,nobody,',
-    ]) + '\n', name='identities.csv')
+    path = csv_file(
+        tmp_path,
+        '\n'.join(
+            [
+                'uid,username,email',
+                'sub-alice,alice,alice@example.com',
+                'sub-bob,Bob,bob@example.com',
+                'sub-carol,carol,carol@example.com',
+                'sub-nobody,nobody,',
+            ]
+        )
+        + '\n',
+        name='identities.csv',
+    )
     out, _err = run('authentik_link', '--match', 'username', '--identities', path)
     assert out.splitlines() == [
         "line 2: link NetBox user 'alice' to authentik identity sub-alice (same username)",
@@ -226,14 +249,21 @@ def test_match_by_email_ignores_case_and_refuses_ambiguity(tmp_path, alice, bob)
     User.objects.create_user('dave', email='dave@example.com')
     erin = User.objects.create_user('erin', email='erin@example.com')
     UserSocialAuth.objects.create(user=erin, provider='authentik', uid='sub-erin')
-    path = csv_file(tmp_path, '\n'.join([
-        'uid,username,email',
-        'sub-alice,someone,ALICE@example.com',
-        'sub-bob,bob,bob@example.com',
-        'sub-dave-1,dave,dave@example.com',
-        'sub-dave-2,dave.two,Dave@Example.com',
-        'sub-erin,erin,erin@example.com',
-    ]) + '\n', name='identities.csv')
+    path = csv_file(
+        tmp_path,
+        '\n'.join(
+            [
+                'uid,username,email',
+                'sub-alice,someone,ALICE@example.com',
+                'sub-bob,bob,bob@example.com',
+                'sub-dave-1,dave,dave@example.com',
+                'sub-dave-2,dave.two,Dave@Example.com',
+                'sub-erin,erin,erin@example.com',
+            ]
+        )
+        + '\n',
+        name='identities.csv',
+    )
     out, _err = run('authentik_link', '--match', 'email', '--identities', path, '--apply')
     assert out.splitlines()[:5] == [
         "line 2: link NetBox user 'alice' to authentik identity sub-alice (same email)",
@@ -249,20 +279,23 @@ def test_identities_file_with_bad_rows_is_refused(tmp_path, alice):
     path = csv_file(tmp_path, 'uid,username,email\nsub-a,alice,\n,bob,\nsub-a,carol,\n', name='identities.csv')
     err = StringIO()
     with pytest.raises(CommandError, match='2 bad row'):
-        call_command('authentik_link', '--match', 'username', '--identities', path, '--apply',
-                     stdout=StringIO(), stderr=err)
+        call_command(
+            'authentik_link', '--match', 'username', '--identities', path, '--apply', stdout=StringIO(), stderr=err
+        )
     assert err.getvalue().splitlines() == ['line 3: uid is empty', 'line 4: uid sub-a is also on line 2']
     assert not UserSocialAuth.objects.exists()
 
 
 # -- authentik_migrate_oidc ----------------------------------------------------------------------
 
+
 @pytest.fixture
 def oidc_links(alice, bob):
     """Two links of the generic backend; bob's uid is also linked under 'authentik' already."""
     carol = User.objects.create_user('carol')
-    UserSocialAuth.objects.create(user=alice, provider='oidc', uid='sub-alice',
-                                  extra_data={'auth_time': 1735787045, 'id_token': 'kept'})
+    UserSocialAuth.objects.create(
+        user=alice, provider='oidc', uid='sub-alice', extra_data={'auth_time': 1735787045, 'id_token': 'kept'}
+    )
     UserSocialAuth.objects.create(user=bob, provider='oidc', uid='sub-bob')
     UserSocialAuth.objects.create(user=carol, provider='authentik', uid='sub-bob')
 
@@ -270,8 +303,10 @@ def oidc_links(alice, bob):
 def test_migrate_dry_run_reports_counts_and_conflicts_and_changes_nothing(oidc_links):
     before = links()
     out, _err = run('authentik_migrate_oidc')
-    assert ("Conflict: uid sub-bob ('oidc' link of NetBox user 'bob') is already linked under 'authentik' to "
-            "NetBox user 'carol'; skipped, both links left as they are.") in out
+    assert (
+        "Conflict: uid sub-bob ('oidc' link of NetBox user 'bob') is already linked under 'authentik' to "
+        "NetBox user 'carol'; skipped, both links left as they are."
+    ) in out
     assert "1 link(s) to move from 'oidc' to 'authentik'; 1 conflict(s) skipped." in out
     assert 'Dry run' in out
     assert links() == before
@@ -285,8 +320,11 @@ def test_migrate_apply_moves_links_keeping_uid_user_and_extra_data(oidc_links):
     assert (moved.provider, moved.uid, moved.user.username) == ('authentik', 'sub-alice', 'alice')
     assert moved.extra_data == {'auth_time': 1735787045, 'id_token': 'kept'}
     assert moved.modified == alice_link.modified
-    assert links() == {('authentik', 'sub-alice', 'alice'), ('oidc', 'sub-bob', 'bob'),
-                       ('authentik', 'sub-bob', 'carol')}
+    assert links() == {
+        ('authentik', 'sub-alice', 'alice'),
+        ('oidc', 'sub-bob', 'bob'),
+        ('authentik', 'sub-bob', 'carol'),
+    }
 
 
 def test_migrate_with_nothing_to_move(alice):
@@ -298,6 +336,8 @@ def test_migrate_skips_a_user_already_linked_under_authentik_to_another_identity
     UserSocialAuth.objects.create(user=alice, provider='oidc', uid='sub-alice-old')
     UserSocialAuth.objects.create(user=alice, provider='authentik', uid='sub-alice-new')
     out, _err = run('authentik_migrate_oidc', '--apply')
-    assert ("Conflict: NetBox user 'alice' is already linked under 'authentik' to identity sub-alice-new; moving "
-            "its 'oidc' link (uid sub-alice-old) would give it two; skipped, both links left as they are.") in out
+    assert (
+        "Conflict: NetBox user 'alice' is already linked under 'authentik' to identity sub-alice-new; moving "
+        "its 'oidc' link (uid sub-alice-old) would give it two; skipped, both links left as they are."
+    ) in out
     assert links() == {('oidc', 'sub-alice-old', 'alice'), ('authentik', 'sub-alice-new', 'alice')}

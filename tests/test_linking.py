@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db
 def mode(settings):
     def set_mode(value):
         settings.PLUGINS_CONFIG = {'netbox_authentik': {'associate_existing_users': value}}
+
     return set_mode
 
 
@@ -37,8 +38,10 @@ def linked_user(username):
     return UserSocialAuth.objects.get(provider='authentik', uid=sub_of(username)).user
 
 
-REFUSED = ('An account with this name already exists in NetBox. Ask your NetBox administrator to link it to your '
-           'Authentik account.')
+REFUSED = (
+    'An account with this name already exists in NetBox. Ask your NetBox administrator to link it to your '
+    'Authentik account.'
+)
 
 
 def refused_sign_in(client, authentik, username, **claims):
@@ -49,11 +52,15 @@ def refused_sign_in(client, authentik, username, **claims):
 
 
 def messages(log, level):
-    return [record.getMessage() for record in log.records
-            if record.name == 'netbox_authentik.linking' and record.levelno == level]
+    return [
+        record.getMessage()
+        for record in log.records
+        if record.name == 'netbox_authentik.linking' and record.levelno == level
+    ]
 
 
 # -- the default: never -----------------------------------------------------------------------------
+
 
 def test_by_default_a_new_identity_never_takes_over_an_existing_user(client, authentik, log):
     alice = User.objects.create_user('alice', email='alice@example.com')
@@ -66,6 +73,7 @@ def test_by_default_a_new_identity_never_takes_over_an_existing_user(client, aut
 
 # -- 'username' ---------------------------------------------------------------------------------------
 
+
 def test_username_links_the_user_with_the_same_username(client, authentik, mode, log):
     mode('username')
     alice = User.objects.create_user('alice')
@@ -75,7 +83,8 @@ def test_username_links_the_user_with_the_same_username(client, authentik, mode,
     assert client.get('/').context['request'].user == alice
     assert messages(log, logging.INFO) == [
         f"Linking Authentik identity {sub_of('alice')} to existing NetBox user 'alice' "
-        "(associate_existing_users='username')"]
+        "(associate_existing_users='username')"
+    ]
 
 
 def test_username_differing_in_case_is_not_linked(client, authentik, mode, log):
@@ -110,6 +119,7 @@ def test_a_link_under_another_provider_does_not_block_linking(client, authentik,
 
 # -- 'verified_email' ---------------------------------------------------------------------------------
 
+
 def test_verified_email_links_by_a_verified_address(client, authentik, mode):
     mode('verified_email')
     smith = User.objects.create_user('a.smith', email='Alice@Example.com')
@@ -127,8 +137,9 @@ def test_verified_email_refuses_an_unverified_address(client, authentik, mode, l
 
 
 @pytest.mark.parametrize('email_verified', ['true', 1, None, ...], ids=['string', 'number', 'null', 'missing'])
-def test_verified_email_refuses_when_the_claim_is_missing_or_not_a_boolean(client, authentik, mode, log,
-                                                                           email_verified):
+def test_verified_email_refuses_when_the_claim_is_missing_or_not_a_boolean(
+    client, authentik, mode, log, email_verified
+):
     mode('verified_email')
     smith = User.objects.create_user('a.smith', email='alice@example.com')
     assert '_auth_user_id' not in client.session  # a first sign-in, not a signed-in session
@@ -161,6 +172,7 @@ def test_verified_email_refuses_a_user_linked_to_another_identity(client, authen
 
 # -- 'email' ------------------------------------------------------------------------------------------
 
+
 def test_email_trusts_an_unverified_address(client, authentik, mode, log):
     mode('email')
     smith = User.objects.create_user('a.smith', email='alice@example.com')
@@ -187,6 +199,7 @@ def test_email_without_a_matching_user_creates_a_new_user_quietly(client, authen
 
 # -- returning sign-ins are never re-matched ------------------------------------------------------------
 
+
 def test_a_returning_identity_keeps_its_user(client, authentik, mode, log):
     mode('email')
     sign_in(client, authentik, 'alice')
@@ -211,7 +224,7 @@ def test_username_never_links_a_superuser(client, authentik, mode, log):
     assert list(User.objects.values_list('username', flat=True)) == ['root']
     [warning] = messages(log, logging.WARNING)
     assert SUPERUSER_REFUSAL in warning
-    assert f"link it by hand: `netbox authentik_link --user USERNAME --uid {sub_of('root')}`" in warning
+    assert f'link it by hand: `netbox authentik_link --user USERNAME --uid {sub_of("root")}`' in warning
 
 
 @pytest.mark.parametrize('email_mode', ['verified_email', 'email'])
@@ -228,16 +241,20 @@ def test_email_never_links_a_superuser(client, authentik, mode, log, email_mode)
 
 # -- email addresses are compared exactly, never through Unicode case rules ------------------------------------
 
-@pytest.mark.parametrize(('stored', 'claimed'), [
-    ('admin@corp-it.com', 'admin@corp-\u0131t.com'),    # dotless i: upper() makes it 'I'
-    ('admin@corp-\u0131t.com', 'admin@corp-it.com'),
-    ('admin@corp-s.com', 'admin@corp-\u017f.com'),      # long s: upper() makes it 'S'
-    ('admin@corp-\u017f.com', 'admin@corp-s.com'),
-    ('admin@corp-k.com', 'admin@corp-\u212a.com'),      # Kelvin sign: lower() makes it 'k'
-    ('admin@corp-\u212a.com', 'admin@corp-k.com'),
-    ('admin@strasse.com', 'admin@stra\u00dfe.com'),     # sharp s: upper() and IDNA 2003 make it 'SS'
-    ('admin@corp-it.com', 'adm\u0131n@corp-it.com'),    # in the local part too
-])
+
+@pytest.mark.parametrize(
+    ('stored', 'claimed'),
+    [
+        ('admin@corp-it.com', 'admin@corp-\u0131t.com'),  # dotless i: upper() makes it 'I'
+        ('admin@corp-\u0131t.com', 'admin@corp-it.com'),
+        ('admin@corp-s.com', 'admin@corp-\u017f.com'),  # long s: upper() makes it 'S'
+        ('admin@corp-\u017f.com', 'admin@corp-s.com'),
+        ('admin@corp-k.com', 'admin@corp-\u212a.com'),  # Kelvin sign: lower() makes it 'k'
+        ('admin@corp-\u212a.com', 'admin@corp-k.com'),
+        ('admin@strasse.com', 'admin@stra\u00dfe.com'),  # sharp s: upper() and IDNA 2003 make it 'SS'
+        ('admin@corp-it.com', 'adm\u0131n@corp-it.com'),  # in the local part too
+    ],
+)
 def test_email_look_alikes_are_never_linked(client, authentik, mode, stored, claimed):
     mode('verified_email')
     smith = User.objects.create_user('a.smith')

@@ -153,8 +153,10 @@ def test_api_token_requests_are_unaffected(client, authentik, login_redirect):
 
 # -- Authentik down: never a redirect into a dead host -------------------------------------------------------
 
-UNREACHABLE = ('NetBox could not reach Authentik. Try again later, or sign in with a local NetBox account; the local '
-               'login form is always at /login/?local=1.')
+UNREACHABLE = (
+    'NetBox could not reach Authentik. Try again later, or sign in with a local NetBox account; the local '
+    'login form is always at /login/?local=1.'
+)
 
 
 def forget_probe():
@@ -257,11 +259,17 @@ def test_visit_while_authentik_is_down_stores_no_nonce(client, authentik, login_
 def test_authentik_cleanup_deletes_expired_and_untimed_nonce_rows(authentik, login_redirect):
     authorize_query(Client().get('/login/'))
     # Written by social-core before this plugin kept their time.
-    Association.objects.create(server_url=AUTHORIZE_URL, handle='old-nonce', secret='', issued=0, lifetime=0,
-                               assoc_type='old-state')
-    Association.objects.create(server_url=AUTHORIZE_URL, handle='expired-nonce', secret='',
-                               issued=int(time.time()) - nonces.NONCE_LIFETIME - 5, lifetime=nonces.NONCE_LIFETIME,
-                               assoc_type='state')
+    Association.objects.create(
+        server_url=AUTHORIZE_URL, handle='old-nonce', secret='', issued=0, lifetime=0, assoc_type='old-state'
+    )
+    Association.objects.create(
+        server_url=AUTHORIZE_URL,
+        handle='expired-nonce',
+        secret='',
+        issued=int(time.time()) - nonces.NONCE_LIFETIME - 5,
+        lifetime=nonces.NONCE_LIFETIME,
+        assoc_type='state',
+    )
     dry_run = io.StringIO()
     call_command('authentik_cleanup', '--dry-run', stdout=dry_run)
     assert dry_run.getvalue() == '2 expired sign-in nonce(s) would be deleted.\n'

@@ -100,8 +100,9 @@ def test_hint_is_the_id_token_of_the_most_recently_used_link(client, authentik):
     id_token = sign_in(client, authentik)
     user = get_user_model().objects.get(username='alice')
     first_link = UserSocialAuth.objects.get(user=user)
-    UserSocialAuth.objects.create(user=user, provider='authentik', uid='older-identity',
-                                  extra_data={'id_token': 'id-token-of-the-other-link'})
+    UserSocialAuth.objects.create(
+        user=user, provider='authentik', uid='older-identity', extra_data={'id_token': 'id-token-of-the-other-link'}
+    )
     first_link.save()  # signed in through this link last
 
     query = end_session_query(client.get('/logout/'))

@@ -99,8 +99,11 @@ def jwe(header_segment):
 
 
 SEGMENTS = {**{name: segment(header) for name, header in HEADERS.items()}, **RAW_SEGMENTS}
-TOKENS = {f'{shape.__name__}_{name}': shape(header_segment) for name, header_segment in SEGMENTS.items()
-          for shape in (jws, jwe)}
+TOKENS = {
+    f'{shape.__name__}_{name}': shape(header_segment)
+    for name, header_segment in SEGMENTS.items()
+    for shape in (jws, jwe)
+}
 
 
 @pytest.mark.parametrize('token', TOKENS.values(), ids=TOKENS.keys())
@@ -135,8 +138,9 @@ def compressed_jwe(plaintext, public_key):
     from jose import jwe as jose_jwe
 
     pem = public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return jose_jwe.encrypt(plaintext, pem, algorithm='RSA-OAEP-256', encryption='A256CBC-HS512', zip='DEF',
-                            cty='JWT').decode()
+    return jose_jwe.encrypt(
+        plaintext, pem, algorithm='RSA-OAEP-256', encryption='A256CBC-HS512', zip='DEF', cty='JWT'
+    ).decode()
 
 
 def test_compressed_jwe_is_refused_before_decryption(authentik, caplog):
@@ -164,8 +168,9 @@ def test_oversized_jwe_is_refused_before_decryption(authentik, caplog):
 
 def test_oversized_jwe_id_token_is_refused_before_decryption(authentik, caplog):
     backend = AuthentikOIDCAuth(load_strategy())
-    token = encrypt_id_token(authentik.sign(authentik_claims('alice', padding='x' * 20_000)),
-                             DECRYPTION_KEY.public_key())
+    token = encrypt_id_token(
+        authentik.sign(authentik_claims('alice', padding='x' * 20_000)), DECRYPTION_KEY.public_key()
+    )
 
     with pytest.raises(AuthTokenError, match='could not be decrypted'):
         backend.decode_and_validate_id_token(token, 'access-token')
@@ -199,4 +204,3 @@ def test_id_token_encrypted_for_another_key_is_refused(authentik, caplog):
     assert NETBOX_SSO_FAILED in login_page_messages(client, response)
     assert client.get('/').status_code == 302
     assert 'Sign-in through Authentik rejected: Token error: id_token could not be decrypted' in caplog.text
-

@@ -86,7 +86,7 @@ def test_warm_sign_in_makes_only_the_token_request(client, authentik, mock):
     assert requested_urls(mock, since=before) == [TOKEN_URL]
 
 
-CROSS_PROCESS_SIGN_IN = '''
+CROSS_PROCESS_SIGN_IN = """
 import json, os, django
 django.setup()
 import responses
@@ -106,7 +106,7 @@ with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
     print(json.dumps({'status': response.status_code, 'location': response.get('Location'),
                       'requested': [call.request.url for call in mock.calls
                                     if not call.request.url.startswith(AUTHORIZE_URL)]}))
-'''
+"""
 
 
 def test_metadata_fetched_by_one_process_serves_another_without_a_request(client, authentik, tmp_path):
@@ -115,11 +115,21 @@ def test_metadata_fetched_by_one_process_serves_another_without_a_request(client
     signing_key.write_text(private_pem(authentik.private_key()))
     other_database = database.clone(os.environ.get('NBA_DB_NAME', 'nba_h2') + '_y')
     # Same NBA_REDIS_DB as this process, so the same Redis cache; its own database.
-    env = {**os.environ, 'DJANGO_SETTINGS_MODULE': 'tests.settings', 'NBA_DB_NAME': other_database,
-           'NBA_SIGNING_KEY': str(signing_key)}
+    env = {
+        **os.environ,
+        'DJANGO_SETTINGS_MODULE': 'tests.settings',
+        'NBA_DB_NAME': other_database,
+        'NBA_SIGNING_KEY': str(signing_key),
+    }
     try:
-        other = subprocess.run([sys.executable, '-c', CROSS_PROCESS_SIGN_IN], cwd=REPO, env=env, capture_output=True,
-                               text=True, timeout=300)
+        other = subprocess.run(
+            [sys.executable, '-c', CROSS_PROCESS_SIGN_IN],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
         database.drop(other_database)
 
@@ -131,8 +141,11 @@ def test_metadata_fetched_by_one_process_serves_another_without_a_request(client
 def test_rotated_keys_are_refetched_once_then_served_from_the_cache(client, authentik, mock):
     assert_signed_in(sign_in(client, authentik))
     new_key = rsa_private_key()
-    mock.replace(responses.GET, JWKS_URL, json={'keys': [authentik.signing_jwk(),
-                                                          public_jwk(new_key, 'authentik-key-2', 'RS256')]})
+    mock.replace(
+        responses.GET,
+        JWKS_URL,
+        json={'keys': [authentik.signing_jwk(), public_jwk(new_key, 'authentik-key-2', 'RS256')]},
+    )
 
     def sign_with_new_key(claims):
         return authentik.sign(claims, kid='authentik-key-2', key=new_key)
@@ -144,8 +157,7 @@ def test_rotated_keys_are_refetched_once_then_served_from_the_cache(client, auth
     assert len(requests_to(mock, JWKS_URL)) == 2
 
 
-def test_flood_of_unknown_key_ids_refetches_jwks_at_most_once_per_interval(client, authentik, mock, log,
-                                                                           monkeypatch):
+def test_flood_of_unknown_key_ids_refetches_jwks_at_most_once_per_interval(client, authentik, mock, log, monkeypatch):
     monkeypatch.setattr(provider, 'METADATA_REFRESH_INTERVAL', 3600)  # the flood never outlasts it, however slow
     assert_signed_in(sign_in(client, authentik))
     client.logout()
@@ -161,8 +173,9 @@ def test_flood_of_unknown_key_ids_refetches_jwks_at_most_once_per_interval(clien
     assert len(requests_to(mock, JWKS_URL)) == 2
 
 
-def test_stale_metadata_is_used_when_authentik_cannot_refresh_it_after_expiry(client, authentik, mock, settings,
-                                                                              monkeypatch, log):
+def test_stale_metadata_is_used_when_authentik_cannot_refresh_it_after_expiry(
+    client, authentik, mock, settings, monkeypatch, log
+):
     settings.PLUGINS_CONFIG = {'netbox_authentik': {'metadata_cache_seconds': 60}}
     assert_signed_in(sign_in(client, authentik))
     client.logout()
@@ -213,9 +226,11 @@ def test_jwks_connection_error_is_retried_once(client, mock, log):
     assert 'Retrying Authentik JWKS request once' in backend_lines(log)
 
 
-@pytest.mark.parametrize('answer', [{'status': 500}, {'status': 503},
-                                    {'body': requests.exceptions.ConnectionError('connection reset')}],
-                         ids=['500', '503', 'connection error'])
+@pytest.mark.parametrize(
+    'answer',
+    [{'status': 500}, {'status': 503}, {'body': requests.exceptions.ConnectionError('connection reset')}],
+    ids=['500', '503', 'connection error'],
+)
 def test_token_exchange_is_never_retried(client, authentik, mock, answer):
     query = begin_sign_in(client)
     mock.add(responses.POST, TOKEN_URL, **answer)
@@ -253,8 +268,9 @@ def silent_server():
     listener.close()
 
 
-def test_token_endpoint_that_never_answers_ends_on_the_login_page_within_the_timeout(client, mock, settings,
-                                                                                   silent_server, log):
+def test_token_endpoint_that_never_answers_ends_on_the_login_page_within_the_timeout(
+    client, mock, settings, silent_server, log
+):
     settings.PLUGINS_CONFIG = {'netbox_authentik': {'http_timeout': 1}}
     stuck_token_url = f'{silent_server}/application/o/token/'
     authentik = FakeAuthentik(mock)
@@ -273,8 +289,9 @@ def test_token_endpoint_that_never_answers_ends_on_the_login_page_within_the_tim
     assert f'Authentik token endpoint {stuck_token_url}: timed out' in backend_lines(log)
 
 
-def test_begin_with_discovery_that_never_answers_ends_on_the_login_page_within_two_timeouts(client, mock, settings,
-                                                                                          silent_server, log):
+def test_begin_with_discovery_that_never_answers_ends_on_the_login_page_within_two_timeouts(
+    client, mock, settings, silent_server, log
+):
     settings.PLUGINS_CONFIG = {'netbox_authentik': {'http_timeout': 1}}
     settings.SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT = f'{silent_server}/application/o/netbox/'
     mock.add_passthru(silent_server)
@@ -285,6 +302,10 @@ def test_begin_with_discovery_that_never_answers_ends_on_the_login_page_within_t
 
     assert UNREACHABLE in login_page_messages(client, response)
     assert 2 <= elapsed < 25, elapsed  # two timeouts: one retry; the upper bound only catches a missing timeout
-    assert backend_lines(log).count(
-        f'Authentik discovery endpoint {silent_server}/application/o/netbox/.well-known/openid-configuration: '
-        'timed out') == 2
+    assert (
+        backend_lines(log).count(
+            f'Authentik discovery endpoint {silent_server}/application/o/netbox/.well-known/openid-configuration: '
+            'timed out'
+        )
+        == 2
+    )

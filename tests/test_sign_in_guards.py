@@ -15,13 +15,16 @@ pytestmark = pytest.mark.django_db
 # -- outside data cannot forge a log line ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(('value', 'logged'), [
-    ('alice', 'alice'),
-    ('x\nINFO fake line', 'x\\nINFO fake line'),
-    ('a\r\nb\x1b[31mc\u2028d', 'a\\r\\nb\\x1b[31mc\\u2028d'),
-    ('Réseau Ops', 'Réseau Ops'),
-    (42, '42'),
-])
+@pytest.mark.parametrize(
+    ('value', 'logged'),
+    [
+        ('alice', 'alice'),
+        ('x\nINFO fake line', 'x\\nINFO fake line'),
+        ('a\r\nb\x1b[31mc\u2028d', 'a\\r\\nb\\x1b[31mc\\u2028d'),
+        ('Réseau Ops', 'Réseau Ops'),
+        (42, '42'),
+    ],
+)
 def test_safe_escapes_control_characters(value, logged):
     assert safe(value) == logged
 
@@ -34,8 +37,9 @@ def test_safe_cuts_long_values():
 def test_error_description_with_a_newline_is_one_log_line(client, authentik, caplog):
     query = begin_sign_in(client)
     with caplog.at_level(logging.INFO):
-        response = client.get('/oauth/complete/authentik/?error=server_error&error_description=x%0AINFO+fake+line'
-                              f'&state={query["state"]}')
+        response = client.get(
+            f'/oauth/complete/authentik/?error=server_error&error_description=x%0AINFO+fake+line&state={query["state"]}'
+        )
     assert response.status_code == 302
     forged = [record.getMessage() for record in caplog.records if 'fake line' in record.getMessage()]
     assert forged == ['Sign-in through Authentik rejected: Authentication failed: x\\nINFO fake line']
@@ -60,15 +64,18 @@ def fresh_warning(monkeypatch):
     monkeypatch.setattr(guards, '_reusable_subject_logged', False)
 
 
-@pytest.mark.parametrize(('claims', 'claim'), [
-    ({'sub': 'a' * 64, 'preferred_username': 'alice', 'email': 'alice@example.com'}, None),  # hashed user ID
-    ({'sub': '7', 'preferred_username': 'alice'}, None),  # user ID
-    ({'sub': 'alice', 'preferred_username': 'alice'}, 'preferred_username'),
-    ({'sub': 'Alice@Example.com', 'preferred_username': 'alice', 'email': 'alice@example.com'}, 'email'),
-    ({'sub': 'alice@corp.example', 'upn': 'alice@corp.example'}, 'upn'),
-    ({}, None),
-    (None, None),
-])
+@pytest.mark.parametrize(
+    ('claims', 'claim'),
+    [
+        ({'sub': 'a' * 64, 'preferred_username': 'alice', 'email': 'alice@example.com'}, None),  # hashed user ID
+        ({'sub': '7', 'preferred_username': 'alice'}, None),  # user ID
+        ({'sub': 'alice', 'preferred_username': 'alice'}, 'preferred_username'),
+        ({'sub': 'Alice@Example.com', 'preferred_username': 'alice', 'email': 'alice@example.com'}, 'email'),
+        ({'sub': 'alice@corp.example', 'upn': 'alice@corp.example'}, 'upn'),
+        ({}, None),
+        (None, None),
+    ],
+)
 def test_reusable_subject_is_recognised_from_the_claims(claims, claim):
     assert guards.reusable_subject_claim(claims) == claim
 
@@ -80,8 +87,10 @@ def test_sign_in_with_a_username_based_subject_warns_once(client, authentik, cap
         sign_in(client, authentik, 'alice', sub='alice')
     warnings = [record.getMessage() for record in caplog.records if 'Subject mode' in record.getMessage()]
     assert len(warnings) == 1
-    assert warnings[0].startswith("Authentik's sub is the preferred_username claim: the provider's Subject mode is "
-                                  'based on the username, email or UPN')
+    assert warnings[0].startswith(
+        "Authentik's sub is the preferred_username claim: the provider's Subject mode is "
+        'based on the username, email or UPN'
+    )
     assert client.session['_auth_user_id']  # a warning, not a refusal
 
 

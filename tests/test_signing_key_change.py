@@ -71,8 +71,10 @@ def backend_lines(log):
 # -- a genuine change is picked up at the next sign-in -----------------------------------------------------
 
 
-@pytest.mark.parametrize('before, after', [('RS256', 'HS256'), ('HS256', 'RS256'), ('HS256', 'ES256'),
-                                           ('ES256', 'RS256'), ('RS256', 'ES256')])
+@pytest.mark.parametrize(
+    'before, after',
+    [('RS256', 'HS256'), ('HS256', 'RS256'), ('HS256', 'ES256'), ('ES256', 'RS256'), ('RS256', 'ES256')],
+)
 def test_sign_in_goes_on_when_authentik_changes_its_signing_algorithm(client, mock, before, after):
     authentik = authentik_signing_with(mock, before)
     assert signed_in(sign_in(client, authentik))  # the cache now holds discovery advertising `before`
@@ -104,8 +106,9 @@ def test_sign_in_goes_on_when_authentik_replaces_the_key_under_the_same_key_id(c
     assert signed_in(sign_in(client, authentik))
 
     assert fetches(mock) == (2, 2)
-    assert ("An Authentik token's signature does not match the cached JWKS key; refreshing Authentik discovery "
-            'and JWKS') in backend_lines(log)
+    assert (
+        "An Authentik token's signature does not match the cached JWKS key; refreshing Authentik discovery and JWKS"
+    ) in backend_lines(log)
 
 
 def test_issuer_is_still_checked_against_the_refreshed_discovery(client, mock, log):
@@ -113,8 +116,11 @@ def test_issuer_is_still_checked_against_the_refreshed_discovery(client, mock, l
     assert signed_in(sign_in(client, authentik))
     authentik.change_signing_key('HS256')
 
-    response = sign_in(client, authentik, lambda claims: authentik.sign(
-        {**claims, 'iss': 'https://evil.example.com/application/o/netbox/'}))
+    response = sign_in(
+        client,
+        authentik,
+        lambda claims: authentik.sign({**claims, 'iss': 'https://evil.example.com/application/o/netbox/'}),
+    )
 
     assert response['Location'] == '/login/'
     assert 'Sign-in through Authentik rejected: Token error: Invalid issuer' in backend_lines(log)
@@ -128,12 +134,15 @@ def forged_hs256(claims):
     return jwt.encode(claims, 'not-the-client-secret-' + uuid.uuid4().hex, algorithm='HS256')
 
 
-@pytest.mark.parametrize('forge', [
-    forged_hs256,
-    lambda claims: jwt.encode(claims, rsa_private_key(), algorithm='RS256',
-                              headers={'kid': 'authentik-key-1'}),
-    lambda claims: jwt.encode(claims, rsa_private_key(), algorithm='RS256', headers={'kid': uuid.uuid4().hex}),
-], ids=['unadvertised algorithm', 'bad signature under a known key id', 'unknown key id'])
+@pytest.mark.parametrize(
+    'forge',
+    [
+        forged_hs256,
+        lambda claims: jwt.encode(claims, rsa_private_key(), algorithm='RS256', headers={'kid': 'authentik-key-1'}),
+        lambda claims: jwt.encode(claims, rsa_private_key(), algorithm='RS256', headers={'kid': uuid.uuid4().hex}),
+    ],
+    ids=['unadvertised algorithm', 'bad signature under a known key id', 'unknown key id'],
+)
 def test_flood_of_forged_tokens_refreshes_metadata_at_most_once_per_interval(client, mock, log, forge):
     authentik = authentik_signing_with(mock, 'RS256')
     assert signed_in(sign_in(client, authentik))
@@ -147,10 +156,14 @@ def test_flood_of_forged_tokens_refreshes_metadata_at_most_once_per_interval(cli
     assert fetches(mock) == (2, 2)
 
 
-@pytest.mark.parametrize('forge', [
-    lambda claims: jwt.encode(claims, None, algorithm='none'),
-    forged_hs256,
-], ids=['alg none', 'HS256 with a wrong secret'])
+@pytest.mark.parametrize(
+    'forge',
+    [
+        lambda claims: jwt.encode(claims, None, algorithm='none'),
+        forged_hs256,
+    ],
+    ids=['alg none', 'HS256 with a wrong secret'],
+)
 def test_tokens_no_refresh_could_make_valid_do_not_refresh_metadata(client, mock, forge):
     authentik = authentik_signing_with(mock, 'HS256')  # HS256 is checked with the configured client secret
     assert signed_in(sign_in(client, authentik))

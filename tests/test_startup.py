@@ -35,7 +35,7 @@ BROKEN_ERRORS = [
     'group name or a list of names.',
 ]
 
-LOCAL_LOGIN = '''
+LOCAL_LOGIN = """
 import json
 import django
 django.setup()
@@ -63,7 +63,7 @@ try:
 except RolledBack:
     pass
 print(json.dumps(outcome))
-'''
+"""
 
 
 def netbox_env(configuration):
@@ -78,8 +78,9 @@ def netbox_env(configuration):
 
 def run_netbox(*args, configuration=BROKEN):
     """Run python with a broken configuration, on this test run's database and Redis."""
-    return subprocess.run([sys.executable, *args], cwd=REPO, env=netbox_env(configuration), capture_output=True,
-                          text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=netbox_env(configuration), capture_output=True, text=True, timeout=600
+    )
 
 
 def test_netbox_check_prints_our_problems_as_warnings_without_a_traceback():
@@ -127,9 +128,14 @@ def test_runserver_logs_the_problems_once_at_its_first_request(django_db_setup, 
     log = tmp_path / 'runserver.log'
     with log.open('w') as output:
         # With the autoreloader: its parent process runs ready() too, but serves no request.
-        server = subprocess.Popen([sys.executable, '-m', 'netbox', 'runserver', f'127.0.0.1:{port}'], cwd=REPO,
-                                  env=netbox_env(TYPO), stdout=output, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+        server = subprocess.Popen(
+            [sys.executable, '-m', 'netbox', 'runserver', f'127.0.0.1:{port}'],
+            cwd=REPO,
+            env=netbox_env(TYPO),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
             deadline = time.monotonic() + 180
             while 'Quit the server with' not in log.read_text():
@@ -166,8 +172,11 @@ def test_local_login_works_with_the_broken_configuration(django_db_setup):
 def test_local_login_with_broken_plugin_settings_in_process(client):
     from tests import broken_configuration
 
-    with override_settings(SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT=broken_configuration.SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT,
-                           PLUGINS_CONFIG=broken_configuration.PLUGINS_CONFIG, PASSWORD_HASHERS=FAST_HASHER):
+    with override_settings(
+        SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT=broken_configuration.SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT,
+        PLUGINS_CONFIG=broken_configuration.PLUGINS_CONFIG,
+        PASSWORD_HASHERS=FAST_HASHER,
+    ):
         get_user_model().objects.create_user(username='local-admin', password='local-password-123')
         page = client.get('/login/')
         assert page.status_code == 200
@@ -177,7 +186,7 @@ def test_local_login_with_broken_plugin_settings_in_process(client):
         assert client.get('/').context['request'].user.username == 'local-admin'
 
 
-NO_PLUGIN_SIGN_IN = '''
+NO_PLUGIN_SIGN_IN = """
 import json
 import django
 django.setup()
@@ -205,15 +214,17 @@ try:
 except RolledBack:
     pass
 print(json.dumps(outcome))
-'''
+"""
 
 
 def test_backend_without_the_plugin_refuses_sign_in_and_says_how_to_fix_it(django_db_setup):
     result = run_netbox('-c', NO_PLUGIN_SIGN_IN, configuration=NO_PLUGIN)
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
-    refused = ("Sign-in through Authentik is switched off until the NetBox administrator adds 'netbox_authentik' to "
-               'PLUGINS in configuration.py.')
+    refused = (
+        "Sign-in through Authentik is switched off until the NetBox administrator adds 'netbox_authentik' to "
+        'PLUGINS in configuration.py.'
+    )
     assert outcome == {
         'button': True,
         'begin': [302, '/login/'],
@@ -223,4 +234,4 @@ def test_backend_without_the_plugin_refuses_sign_in_and_says_how_to_fix_it(djang
     }
     refusals = [line for line in result.stderr.splitlines() if 'Sign-in through Authentik refused' in line]
     assert len(refusals) == 2, result.stderr  # the button and the callback, each logged
-    assert "Add it to PLUGINS in configuration.py." in refusals[0]
+    assert 'Add it to PLUGINS in configuration.py.' in refusals[0]

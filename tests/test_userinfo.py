@@ -45,7 +45,10 @@ def test_auto_skips_userinfo_when_the_id_token_has_every_claim_the_plugin_uses(c
 
     assert requests_to(mock, USERINFO_URL) == []
     assert (user.email, user.first_name, synced_groups(user)) == (
-        'alice@example.com', 'Alice', ['netbox-users', 'network-engineers'])
+        'alice@example.com',
+        'Alice',
+        ['netbox-users', 'network-engineers'],
+    )
 
 
 @pytest.mark.parametrize('missing', ['groups', 'email', 'name'])

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db
 def plugin_config(settings):
     def configure(**values):
         settings.PLUGINS_CONFIG = {'netbox_authentik': values}
+
     return configure
 
 
@@ -31,8 +32,11 @@ def log(caplog):
 
 
 def warnings(log):
-    return [record.getMessage() for record in log.records
-            if record.name == 'netbox_authentik.pipeline' and record.levelno == logging.WARNING]
+    return [
+        record.getMessage()
+        for record in log.records
+        if record.name == 'netbox_authentik.pipeline' and record.levelno == logging.WARNING
+    ]
 
 
 def usernames():
@@ -47,8 +51,9 @@ def test_a_local_users_name_refuses_the_sign_in_and_tells_the_admin_how_to_link(
     assert '_auth_user_id' not in client.session
     assert warnings(log) == [
         f"Refused the first sign-in of Authentik identity {sub_of('bob')}: NetBox user 'bob' already exists. If it "
-        f"is the same person, link the two: `netbox authentik_link --user bob --uid {sub_of('bob')}` (or set "
-        "associate_existing_users). For a separate user with a suffixed name, set username_collision='suffix'."]
+        f'is the same person, link the two: `netbox authentik_link --user bob --uid {sub_of("bob")}` (or set '
+        "associate_existing_users). For a separate user with a suffixed name, set username_collision='suffix'."
+    ]
 
 
 def test_once_linked_by_the_admin_the_person_signs_in_as_the_local_user(client, authentik):
@@ -71,8 +76,7 @@ def test_suffix_mode_creates_the_suffixed_user_as_social_core_does(client, authe
 
 
 @pytest.mark.parametrize('collision_mode', ['refuse', 'suffix'])
-def test_a_name_differing_only_in_case_is_refused_in_every_mode(client, authentik, plugin_config, log,
-                                                                collision_mode):
+def test_a_name_differing_only_in_case_is_refused_in_every_mode(client, authentik, plugin_config, log, collision_mode):
     plugin_config(username_collision=collision_mode)
     User.objects.create_user('admin', is_superuser=True)
     assert refused_sign_in(client, authentik, 'Admin') == [REFUSED]
@@ -80,7 +84,7 @@ def test_a_name_differing_only_in_case_is_refused_in_every_mode(client, authenti
     assert not UserSocialAuth.objects.exists()
     [warning] = warnings(log)
     assert "its username 'Admin' differs from NetBox user 'admin' in case only" in warning
-    assert f"`netbox authentik_link --user admin --uid {sub_of('Admin')}`" in warning
+    assert f'`netbox authentik_link --user admin --uid {sub_of("Admin")}`' in warning
 
 
 def test_a_new_name_signs_in_without_a_warning(client, authentik, log):
@@ -100,6 +104,7 @@ def test_associate_existing_users_still_links_the_local_user(client, authentik, 
 
 # -- a new identity while someone is signed in -----------------------------------------------------------
 
+
 def test_a_new_identity_is_not_attached_to_a_signed_in_user_who_has_one(client, authentik, log):
     sign_in(client, authentik, 'alice')
     alice = User.objects.get(username='alice')
@@ -111,7 +116,8 @@ def test_a_new_identity_is_not_attached_to_a_signed_in_user_who_has_one(client, 
     assert page.context['request'].user == alice  # still signed in as alice
     assert toast_messages(page) == [
         'Your NetBox account is already linked to another Authentik account. Sign out of NetBox first, then sign in '
-        'again.']
+        'again.'
+    ]
     assert list(alice.social_auth.values_list('uid', flat=True)) == [sub_of('alice')]
     assert usernames() == ['alice']
     [warning] = warnings(log)

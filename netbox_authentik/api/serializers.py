@@ -30,14 +30,28 @@ class AssociationSerializer(ValidatedModelSerializer):
     groups_synced_at = serializers.SerializerMethodField(read_only=True)
     last_sign_in = serializers.SerializerMethodField(read_only=True)
     allow_second_identity = serializers.BooleanField(
-        write_only=True, required=False, default=False,
-        help_text='Link even though the user is already linked to another identity of this provider.')
+        write_only=True,
+        required=False,
+        default=False,
+        help_text='Link even though the user is already linked to another identity of this provider.',
+    )
 
     class Meta:
         model = UserSocialAuth
         fields = (
-            'id', 'url', 'display_url', 'display', 'user', 'provider', 'uid', 'groups', 'groups_synced_at',
-            'last_sign_in', 'created', 'modified', 'allow_second_identity',
+            'id',
+            'url',
+            'display_url',
+            'display',
+            'user',
+            'provider',
+            'uid',
+            'groups',
+            'groups_synced_at',
+            'last_sign_in',
+            'created',
+            'modified',
+            'allow_second_identity',
         )
         brief_fields = ('id', 'url', 'display', 'user', 'provider', 'uid')
 
@@ -69,8 +83,14 @@ class AssociationSerializer(ValidatedModelSerializer):
         provider = data.get('provider', getattr(self.instance, 'provider', None))
         uid = data.get('uid', getattr(self.instance, 'uid', None))
         request = self.context.get('request')
-        problems = linking.link_problems(getattr(request, 'user', None), user, provider, uid, link=stored,
-                                         allow_second_identity=allow_second_identity)
+        problems = linking.link_problems(
+            getattr(request, 'user', None),
+            user,
+            provider,
+            uid,
+            link=stored,
+            allow_second_identity=allow_second_identity,
+        )
         if '__all__' in problems:
             raise exceptions.PermissionDenied(problems['__all__'])
         if problems:
@@ -86,13 +106,25 @@ class GroupMappingSerializer(NetBoxModelSerializer):
     """A group mapping rule: netbox_groups is a list of group ids on write, the groups themselves on read."""
 
     netbox_groups = SerializedPKRelatedField(
-        queryset=Group.objects.all(), serializer=GroupSerializer, nested=True, required=False, many=True)
+        queryset=Group.objects.all(), serializer=GroupSerializer, nested=True, required=False, many=True
+    )
 
     class Meta:
         model = GroupMapping
         fields = (
-            'id', 'url', 'display_url', 'display', 'authentik_group', 'netbox_groups', 'superuser', 'description',
-            'enabled', 'tags', 'custom_fields', 'created', 'last_updated',
+            'id',
+            'url',
+            'display_url',
+            'display',
+            'authentik_group',
+            'netbox_groups',
+            'superuser',
+            'description',
+            'enabled',
+            'tags',
+            'custom_fields',
+            'created',
+            'last_updated',
         )
         brief_fields = ('id', 'url', 'display', 'authentik_group', 'superuser', 'enabled', 'description')
 

@@ -18,8 +18,7 @@ def configuration_findings():
     problems = checks.configuration_problems(databases=None)
     if not problems:
         return [ok('configuration', "configuration.py passes the plugin's system checks.")]
-    return [Finding(problem.id, configuration_status(problem), problem.msg, problem.hint or '')
-            for problem in problems]
+    return [Finding(problem.id, configuration_status(problem), problem.msg, problem.hint or '') for problem in problems]
 
 
 def configuration_status(problem):
@@ -45,24 +44,41 @@ def netbox_origin(base_url, http):
     host = hosts[0] if hosts else ''
     if not host or '*' in host or host.startswith('.'):
         return None
-    return f"{'http' if http else 'https'}://{host}"
+    return f'{"http" if http else "https"}://{host}'
 
 
 def registration_findings(origin):
     """The redirect, post-logout and back-channel logout URIs to register on the Authentik provider."""
     found = []
     if origin is None:
-        found.append(warning('netbox_url', "NetBox's address is unknown: ALLOWED_HOSTS[0] is not a host name.",
-                             'Pass --base-url https://netbox.example.com to print the exact URIs.'))
+        found.append(
+            warning(
+                'netbox_url',
+                "NetBox's address is unknown: ALLOWED_HOSTS[0] is not a host name.",
+                'Pass --base-url https://netbox.example.com to print the exact URIs.',
+            )
+        )
     root = f'{origin or PLACEHOLDER_ORIGIN}/{settings.BASE_PATH}'
     post_logout = plugin_settings.get('post_logout_redirect_uri') or f'{root}login/'
     found += [
-        Finding('redirect_uri', 'info', f'{root}oauth/complete/authentik/',
-                'Register it on the Authentik provider as a Strict redirect URI (Authorization).'),
-        Finding('post_logout_redirect_uri', 'info', post_logout,
-                'Register it on the provider as a redirect URI of type Post Logout (used from Authentik 2026.5).'),
-        Finding('backchannel_logout_uri', 'info', f'{root}plugins/authentik/backchannel-logout/',
-                "Set it as the provider's Back-Channel Logout URI (Authentik 2025.8+, preview)."),
+        Finding(
+            'redirect_uri',
+            'info',
+            f'{root}oauth/complete/authentik/',
+            'Register it on the Authentik provider as a Strict redirect URI (Authorization).',
+        ),
+        Finding(
+            'post_logout_redirect_uri',
+            'info',
+            post_logout,
+            'Register it on the provider as a redirect URI of type Post Logout (used from Authentik 2026.5).',
+        ),
+        Finding(
+            'backchannel_logout_uri',
+            'info',
+            f'{root}plugins/authentik/backchannel-logout/',
+            "Set it as the provider's Back-Channel Logout URI (Authentik 2025.8+, preview).",
+        ),
     ]
     return found
 
@@ -79,10 +95,15 @@ def netbox_groups_finding():
     try:
         missing = checks.missing_netbox_groups(names)
     except DatabaseError as failure:
-        return error('netbox_groups', f'Could not read the NetBox groups: {type(failure).__name__}.',
-                     'Check the database settings and run `netbox migrate`.')
+        return error(
+            'netbox_groups',
+            f'Could not read the NetBox groups: {type(failure).__name__}.',
+            'Check the database settings and run `netbox migrate`.',
+        )
     if missing:
-        return warning('netbox_groups',
-                       f'group_map names NetBox groups that do not exist: {checks.quote_names(missing)}.',
-                       checks.MISSING_GROUP_HINT)
+        return warning(
+            'netbox_groups',
+            f'group_map names NetBox groups that do not exist: {checks.quote_names(missing)}.',
+            checks.MISSING_GROUP_HINT,
+        )
     return ok('netbox_groups', f'The {len(names)} NetBox group(s) named in group_map exist.')

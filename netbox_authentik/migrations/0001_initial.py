@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -22,14 +21,18 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False)),
                 ('created', models.DateTimeField(auto_now_add=True, null=True)),
                 ('last_updated', models.DateTimeField(auto_now=True, null=True)),
-                ('custom_field_data', models.JSONField(
-                    blank=True, default=dict, encoder=utilities.json.CustomFieldJSONEncoder)),
+                (
+                    'custom_field_data',
+                    models.JSONField(blank=True, default=dict, encoder=utilities.json.CustomFieldJSONEncoder),
+                ),
                 ('authentik_group', models.CharField(max_length=255)),
                 ('superuser', models.BooleanField(default=False)),
                 ('description', models.CharField(blank=True, max_length=200)),
                 ('enabled', models.BooleanField(default=True)),
-                ('netbox_groups', models.ManyToManyField(
-                    blank=True, related_name='authentik_group_mappings', to='users.group')),
+                (
+                    'netbox_groups',
+                    models.ManyToManyField(blank=True, related_name='authentik_group_mappings', to='users.group'),
+                ),
                 ('tags', taggit.managers.TaggableManager(through='extras.TaggedItem', to='extras.Tag')),
             ],
             options={

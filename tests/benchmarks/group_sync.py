@@ -36,6 +36,7 @@ GROUP_COUNTS = (0, 10, 100, 1000)
 # -- Authentik's documented pipeline functions, re-typed from its NetBox integration guide -------
 # (the baseline we compare with; they crash on a missing claim, so the benchmark always sends one)
 
+
 def documented_add_groups(response, user, backend, *args, **kwargs):
     try:
         groups = response['groups']
@@ -134,8 +135,10 @@ def main():
             for count in GROUP_COUNTS:
                 names = [f'authentik-group-{i:04}' for i in range(count)]
                 runs = 15 if count <= 100 else 5
-                for label, step in (('netbox-authentik sync_groups', plugin_pipeline),
-                                    ("Authentik's documented pipeline", documented_pipeline)):
+                for label, step in (
+                    ('netbox-authentik sync_groups', plugin_pipeline),
+                    ("Authentik's documented pipeline", documented_pipeline),
+                ):
                     rows.append((count, label, *measure(step, names, runs)))
         connection.close()
     finally:

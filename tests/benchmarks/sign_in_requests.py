@@ -64,8 +64,12 @@ def sign_in(client, backend_name, username):
                 break
             response = browser.get(location, allow_redirects=False, timeout=10)
         elif 'id="login-form"' in response.text:
-            response = browser.post(response.url, data={'username': username, 'password': USERS[username][0]},
-                                    allow_redirects=False, timeout=10)
+            response = browser.post(
+                response.url,
+                data={'username': username, 'password': USERS[username][0]},
+                allow_redirects=False,
+                timeout=10,
+            )
         else:
             raise RuntimeError(f'Unexpected answer from the provider: {response.status_code} {response.url}')
     else:
@@ -105,8 +109,11 @@ def main():
     runs = parser.parse_args().runs
 
     database.clone(os.environ['NBA_DB_NAME'])
-    provider = TestProvider(log_path=Path(tempfile.mkdtemp(prefix='nba-bench-')) / 'provider.log', mode='rs256',
-                            redirect_uris=[f'{NETBOX}/oauth/complete/authentik/', f'{NETBOX}/oauth/complete/oidc/'])
+    provider = TestProvider(
+        log_path=Path(tempfile.mkdtemp(prefix='nba-bench-')) / 'provider.log',
+        mode='rs256',
+        redirect_uris=[f'{NETBOX}/oauth/complete/authentik/', f'{NETBOX}/oauth/complete/oidc/'],
+    )
     try:
         provider.start()
         issuer = provider.issuer
@@ -123,8 +130,10 @@ def main():
         with override_settings(**overrides):
             client = Client()
             request_rows = []
-            for label, backend_name in (('netbox-authentik (authentik)', 'authentik'),
-                                        ("social-core's generic OpenIdConnectAuth (oidc)", 'oidc')):
+            for label, backend_name in (
+                ('netbox-authentik (authentik)', 'authentik'),
+                ("social-core's generic OpenIdConnectAuth (oidc)", 'oidc'),
+            ):
                 forget_provider_metadata()
                 cold = backend_requests(provider, client, backend_name, 'alice')
                 warm = backend_requests(provider, client, backend_name, 'alice')
@@ -141,20 +150,26 @@ def main():
         connections.close_all()
         database.drop(os.environ['NBA_DB_NAME'])
 
-    print(f'Backend-to-Authentik requests per sign-in (test provider, RS256, user alice; '
-          f'{", ".join(BACKEND_ENDPOINTS)}):\n')
+    print(
+        f'Backend-to-Authentik requests per sign-in (test provider, RS256, user alice; '
+        f'{", ".join(BACKEND_ENDPOINTS)}):\n'
+    )
     print('| backend | cache | discovery | jwks | token | userinfo | total |')
     print('|---|---|---:|---:|---:|---:|---:|')
     for label, cold, warm in request_rows:
         for state, counts in (('cold', cold), ('warm', warm)):
             print(f'| {label} | {state} | {" | ".join(map(str, counts))} | {sum(counts)} |')
-    print(f'\nGET /oauth/complete/authentik/ (token exchange, id_token check, pipeline with group sync '
-          f'auto_create_groups=True, login), warm cache: the first sign-in, then {runs} more:\n')
+    print(
+        f'\nGET /oauth/complete/authentik/ (token exchange, id_token check, pipeline with group sync '
+        f'auto_create_groups=True, login), warm cache: the first sign-in, then {runs} more:\n'
+    )
     print(f'| user | Authentik groups | first sign-in ms | median ms ({runs}) | p95 ms ({runs}) |')
     print('|---|---:|---:|---:|---:|')
     for username, groups, first, samples in timing_rows:
-        print(f'| {username} | {groups} | {first:.1f} | {statistics.median(samples):.1f} | '
-              f'{percentile(samples, 0.95):.1f} |')
+        print(
+            f'| {username} | {groups} | {first:.1f} | {statistics.median(samples):.1f} | '
+            f'{percentile(samples, 0.95):.1f} |'
+        )
 
 
 if __name__ == '__main__':

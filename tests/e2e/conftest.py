@@ -126,7 +126,10 @@ class ProviderSlot:
             return self.provider
         self.stop()
         self.provider = TestProvider(
-            log_path=self.log_path, mode=mode, port=self.port, redirect_uris=self.redirect_uris,
+            log_path=self.log_path,
+            mode=mode,
+            port=self.port,
+            redirect_uris=self.redirect_uris,
             post_logout_redirect_uris=self.post_logout_redirect_uris,
         )
         STARTED.append(self.provider.child)
@@ -154,8 +157,12 @@ def provider_slot(e2e_run, e2e_ports):
     redirect_uris = [callback_urls(f'http://127.0.0.1:{e2e_ports[name]}') for name in ('a', 'b', 'proxy')]
     # Where NetBox's logout asks Authentik to send the person back: its own login page.
     login_pages = [f'http://127.0.0.1:{e2e_ports[name]}/login/' for name in ('a', 'b', 'proxy')]
-    slot = ProviderSlot(port=e2e_ports['idp'], redirect_uris=redirect_uris, log_path=e2e_run.logs / 'idp.log',
-                        post_logout_redirect_uris=login_pages)
+    slot = ProviderSlot(
+        port=e2e_ports['idp'],
+        redirect_uris=redirect_uris,
+        log_path=e2e_run.logs / 'idp.log',
+        post_logout_redirect_uris=login_pages,
+    )
     yield slot
     slot.stop()
 
@@ -170,7 +177,9 @@ def idp(provider_slot):
 def netbox_servers(request, e2e_run, e2e_ports, provider_slot):
     """NetBox server A, and B when a selected test needs two servers; both share one database and Redis."""
     env = netbox_env(
-        db_name=e2e_run.database, cache_role=SERVER_ROLE, oidc_endpoint=provider_slot.issuer,
+        db_name=e2e_run.database,
+        cache_role=SERVER_ROLE,
+        oidc_endpoint=provider_slot.issuer,
         plugins_config=PLUGINS_CONFIG,
     )
     ensure_static(env)

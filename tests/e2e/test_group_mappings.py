@@ -48,7 +48,8 @@ def cleanup(netbox_db):
 
 
 def test_rule_added_in_the_ui_on_one_server_applies_at_sign_in_on_the_other(
-        idp, netbox, netbox_b, sign_in, browser, page, netbox_db, cleanup):
+    idp, netbox, netbox_b, sign_in, browser, page, netbox_db, cleanup
+):
     # Server B signs 'many' in first: it now holds the rules (none) in memory.
     sign_in(netbox_b.url, 'many')
     assert netbox_db.user('many')['groups'] == set()

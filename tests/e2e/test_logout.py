@@ -11,8 +11,9 @@ pytestmark = pytest.mark.e2e
 def test_logout_ends_the_authentik_session(idp, netbox, sign_in):
     page = sign_in(netbox.url, 'alice')
     end_session_requests = []
-    page.on('request', lambda request: end_session_requests.append(request.url)
-            if '/end-session/' in request.url else None)
+    page.on(
+        'request', lambda request: end_session_requests.append(request.url) if '/end-session/' in request.url else None
+    )
 
     page.goto(f'{netbox.url}/logout/')
 

@@ -38,7 +38,7 @@ PLUGIN_MIGRATIONS = REPO / 'netbox_authentik' / 'migrations'
 
 def base_template_name():
     """The NetBox-only template: its migrations depend only on these two packages."""
-    tag = f"{version('netbox')}_{version('social-auth-app-django')}".replace('.', '_')
+    tag = f'{version("netbox")}_{version("social-auth-app-django")}'.replace('.', '_')
     return f'nba_template_{tag}'
 
 
@@ -76,8 +76,7 @@ def _build_once(cursor, name, build):
         building = f'{name}_building'
         _drop(cursor, building)
         build(building)
-        cursor.execute(sql.SQL('ALTER DATABASE {} RENAME TO {}').format(
-            sql.Identifier(building), sql.Identifier(name)))
+        cursor.execute(sql.SQL('ALTER DATABASE {} RENAME TO {}').format(sql.Identifier(building), sql.Identifier(name)))
     finally:
         cursor.execute('SELECT pg_advisory_unlock(hashtext(%s))', [name])
 
@@ -104,8 +103,9 @@ def ensure_template(log=print):
             migrate(building, 'netbox_authentik', 'zero')
 
         def build_template(building):
-            cursor.execute(sql.SQL('CREATE DATABASE {} TEMPLATE {}').format(
-                sql.Identifier(building), sql.Identifier(base)))
+            cursor.execute(
+                sql.SQL('CREATE DATABASE {} TEMPLATE {}').format(sql.Identifier(building), sql.Identifier(base))
+            )
             log(f"Applying the plugin's migrations on top of {base} ({name}).")
             migrate(building)
 
@@ -119,8 +119,9 @@ def clone(target, template=None):
     template = template or ensure_template()
     with psycopg.connect(**connection_kwargs()) as conn, conn.cursor() as cursor:
         _drop(cursor, target)
-        cursor.execute(sql.SQL('CREATE DATABASE {} TEMPLATE {}').format(
-            sql.Identifier(target), sql.Identifier(template)))
+        cursor.execute(
+            sql.SQL('CREATE DATABASE {} TEMPLATE {}').format(sql.Identifier(target), sql.Identifier(template))
+        )
     return target
 
 

@@ -136,10 +136,10 @@ def summary():
 
 def main(argv):
     result = summary()
-    print(f"modules: {result['modules']}")
-    print(f"import edges: {result['import_edges']}")
-    print(f"import circles: {len(result['circles'])} {result['circles'] or ''}".rstrip())
-    print(f"longest module: {result['longest_module'][0]} ({result['longest_module'][1]} lines)")
+    print(f'modules: {result["modules"]}')
+    print(f'import edges: {result["import_edges"]}')
+    print(f'import circles: {len(result["circles"])} {result["circles"] or ""}'.rstrip())
+    print(f'longest module: {result["longest_module"][0]} ({result["longest_module"][1]} lines)')
     definition = result['longest_definition']
     print(f'longest definition: {definition.module}.{definition.name} ({definition.lines} lines)')
     if '--edges' in argv:

@@ -16,7 +16,7 @@ class Command(BaseCommand):
     help = (
         "Check NetBox's Authentik configuration against the live Authentik: discovery, issuer, signing keys, "
         'scopes, claims, logout and clock; print the URIs to register in Authentik. Prints one line per check '
-        '(✓ passed, ! warning, ✗ failed, → to do) and exits 1 when a check failed. NetBox\'s address for the '
+        "(✓ passed, ! warning, ✗ failed, → to do) and exits 1 when a check failed. NetBox's address for the "
         'URIs comes from --base-url, else from ALLOWED_HOSTS[0] (when it is a host name, not * or .domain) '
         'with https, or http with --http. It also compares the discovery document and JWKS NetBox has cached '
         'with what Authentik serves now; --refresh replaces the cached copies.'
@@ -25,16 +25,29 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument('--base-url', metavar='URL',
-                            help="NetBox's address as people's browsers reach it, e.g. https://netbox.example.com "
-                                 '(scheme and host; BASE_PATH is added from configuration.py).')
-        parser.add_argument('--http', action='store_true',
-                            help='With the address taken from ALLOWED_HOSTS[0]: NetBox is served over plain http.')
-        parser.add_argument('--json', action='store_true', dest='as_json',
-                            help='Print a JSON list of {check, status, message, hint} instead of lines.')
-        parser.add_argument('--refresh', action='store_true',
-                            help="Drop NetBox's cached Authentik discovery document and JWKS (shared by all workers) "
-                                 'and cache what Authentik serves now, e.g. right after changing its signing key.')
+        parser.add_argument(
+            '--base-url',
+            metavar='URL',
+            help="NetBox's address as people's browsers reach it, e.g. https://netbox.example.com "
+            '(scheme and host; BASE_PATH is added from configuration.py).',
+        )
+        parser.add_argument(
+            '--http',
+            action='store_true',
+            help='With the address taken from ALLOWED_HOSTS[0]: NetBox is served over plain http.',
+        )
+        parser.add_argument(
+            '--json',
+            action='store_true',
+            dest='as_json',
+            help='Print a JSON list of {check, status, message, hint} instead of lines.',
+        )
+        parser.add_argument(
+            '--refresh',
+            action='store_true',
+            help="Drop NetBox's cached Authentik discovery document and JWKS (shared by all workers) "
+            'and cache what Authentik serves now, e.g. right after changing its signing key.',
+        )
 
     def handle(self, *args, base_url=None, http=False, as_json=False, refresh=False, **options):
         try:

@@ -10,7 +10,7 @@ class Command(BaseCommand):
         'Delete expired OpenID Connect sign-in nonces (social_django Association rows): those of sign-ins started '
         f'more than {nonces.NONCE_LIFETIME} s ago that never came back, and those written before netbox-authentik '
         'kept their time. Every new sign-in already deletes them; run this from cron after a quiet period, or '
-        'once after upgrading. Expired sessions are cleared by NetBox\'s own housekeeping job.'
+        "once after upgrading. Expired sessions are cleared by NetBox's own housekeeping job."
     )
 
     def add_arguments(self, parser):

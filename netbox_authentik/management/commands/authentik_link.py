@@ -24,24 +24,54 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument('--user', metavar='USERNAME', help='The NetBox user to link (with --uid).')
         parser.add_argument('--uid', metavar='SUB', help="The Authentik identity's sub claim (with --user).")
-        parser.add_argument('--provider', default=linking.PROVIDER,
-                            help=f"The backend name the link is for (default: {linking.PROVIDER}).")
-        parser.add_argument('--csv', metavar='FILE', dest='csv_file',
-                            help='Link the users in FILE: a header row, then username,uid[,provider] rows.')
-        parser.add_argument('--match', choices=sorted(MATCH_MODES),
-                            help='Propose links for existing users whose username (exactly) or email address '
-                                 '(ignoring case) matches an identity in --identities.')
-        parser.add_argument('--identities', metavar='FILE',
-                            help='With --match: a CSV of Authentik identities with the columns uid,username,email.')
+        parser.add_argument(
+            '--provider',
+            default=linking.PROVIDER,
+            help=f'The backend name the link is for (default: {linking.PROVIDER}).',
+        )
+        parser.add_argument(
+            '--csv',
+            metavar='FILE',
+            dest='csv_file',
+            help='Link the users in FILE: a header row, then username,uid[,provider] rows.',
+        )
+        parser.add_argument(
+            '--match',
+            choices=sorted(MATCH_MODES),
+            help='Propose links for existing users whose username (exactly) or email address '
+            '(ignoring case) matches an identity in --identities.',
+        )
+        parser.add_argument(
+            '--identities',
+            metavar='FILE',
+            help='With --match: a CSV of Authentik identities with the columns uid,username,email.',
+        )
         parser.add_argument('--apply', action='store_true', help='With --match: write the proposed links.')
-        parser.add_argument('--allow-second-identity', action='store_true',
-                            help='With --user or --csv: link users already linked to another identity of the '
-                                 'provider (two people could then sign in as that user).')
+        parser.add_argument(
+            '--allow-second-identity',
+            action='store_true',
+            help='With --user or --csv: link users already linked to another identity of the '
+            'provider (two people could then sign in as that user).',
+        )
 
-    def handle(self, *args, user=None, uid=None, provider=None, csv_file=None, match=None, identities=None,
-               apply=False, allow_second_identity=False, **options):
-        modes = [name for name, chosen in (('--user/--uid', user or uid), ('--csv', csv_file),
-                                           ('--match', match or identities)) if chosen]
+    def handle(
+        self,
+        *args,
+        user=None,
+        uid=None,
+        provider=None,
+        csv_file=None,
+        match=None,
+        identities=None,
+        apply=False,
+        allow_second_identity=False,
+        **options,
+    ):
+        modes = [
+            name
+            for name, chosen in (('--user/--uid', user or uid), ('--csv', csv_file), ('--match', match or identities))
+            if chosen
+        ]
         if len(modes) != 1:
             raise CommandError('Give exactly one of --user with --uid, --csv FILE, or --match with --identities FILE.')
         if apply and not match:
@@ -54,13 +84,22 @@ class Command(BaseCommand):
             row = link_plans.Row(0, {'username': user, 'uid': uid, 'provider': provider})
             self.link_rows([row], provider, source=None, allow_second_identity=allow_second_identity)
         elif csv_file:
-            self.link_rows(read_csv(csv_file, required=('username', 'uid')), provider, source=csv_file,
-                           allow_second_identity=allow_second_identity)
+            self.link_rows(
+                read_csv(csv_file, required=('username', 'uid')),
+                provider,
+                source=csv_file,
+                allow_second_identity=allow_second_identity,
+            )
         else:
             if not (match and identities):
                 raise CommandError('--match and --identities go together.')
-            self.match_identities(read_csv(identities, required=('uid',), optional=('username', 'email')),
-                                  MATCH_MODES[match], provider, apply, source=identities)
+            self.match_identities(
+                read_csv(identities, required=('uid',), optional=('username', 'email')),
+                MATCH_MODES[match],
+                provider,
+                apply,
+                source=identities,
+            )
 
     # -- --user/--uid and --csv ---------------------------------------------------------------------
 
@@ -72,13 +111,15 @@ class Command(BaseCommand):
         for link in new_links:
             self.stdout.write(f"Linked NetBox user '{link.user}' to {link.provider} identity {link.uid}.")
             for other in UserSocialAuth.objects.filter(user=link.user, provider=link.provider).exclude(pk=link.pk):
-                self.stdout.write(f"  Note: '{link.user}' also keeps its link to {other.provider} identity "
-                                  f'{other.uid}.')
+                self.stdout.write(
+                    f"  Note: '{link.user}' also keeps its link to {other.provider} identity {other.uid}."
+                )
         for link in unchanged:
             self.stdout.write(f"NetBox user '{link.user}' was already linked to {link.provider} identity {link.uid}.")
         if source:
-            self.stdout.write(self.style.SUCCESS(f'Linked {len(new_links)} user(s) from {source}; '
-                                                 f'{len(unchanged)} already linked.'))
+            self.stdout.write(
+                self.style.SUCCESS(f'Linked {len(new_links)} user(s) from {source}; {len(unchanged)} already linked.')
+            )
 
     # -- --match --identities -----------------------------------------------------------------------
 
@@ -91,10 +132,11 @@ class Command(BaseCommand):
             row, user = proposal.row, proposal.user
             if user is not None:
                 to_link.append(UserSocialAuth(user=user, provider=provider, uid=row.get('uid')))
-                self.stdout.write(f"line {row.line}: link NetBox user '{user}' to {provider} identity "
-                                  f"{row.get('uid')} (same {mode})")
+                self.stdout.write(
+                    f"line {row.line}: link NetBox user '{user}' to {provider} identity {row.get('uid')} (same {mode})"
+                )
             else:
-                self.stdout.write(f"line {row.line}: skip {row.get(mode) or row.get('uid')}: {proposal.reason}")
+                self.stdout.write(f'line {row.line}: skip {row.get(mode) or row.get("uid")}: {proposal.reason}')
         skipped = len(rows) - len(to_link)
         self.stdout.write(f'{len(to_link)} link(s) proposed; {skipped} skipped.')
         if not apply:
@@ -136,8 +178,10 @@ def read_csv(path, required, optional=('provider',)):
             missing = [name for name in required if name not in header]
             if missing:
                 expected = ','.join([*required, *(f'[{name}]' for name in optional)])
-                raise CommandError(f'{path}: the first line must be a header naming the columns {expected}; '
-                                   f"'{','.join(missing)}' is missing.")
+                raise CommandError(
+                    f'{path}: the first line must be a header naming the columns {expected}; '
+                    f"'{','.join(missing)}' is missing."
+                )
             reader.fieldnames = header
             rows = []
             for values in reader:
@@ -147,4 +191,3 @@ def read_csv(path, required, optional=('provider',)):
     except (UnicodeDecodeError, csv.Error) as error:
         raise CommandError(f'{path}: not a UTF-8 CSV file ({error})') from error
     return rows
-
