@@ -77,14 +77,14 @@ def get_or_404(queryset, resource_id, kind):
 def user_resource(user, base_url, link=None):
     """A NetBox user as a SCIM User."""
     extra = (link.extra_data if link is not None else None) or {}
-    name = {'givenName': user.first_name, 'familyName': user.last_name,
-            'formatted': f'{user.first_name} {user.last_name}'.strip()}
+    formatted = f'{user.first_name} {user.last_name}'.strip()
+    name = {key: value for key, value in (('givenName', user.first_name), ('familyName', user.last_name),
+                                          ('formatted', formatted)) if value}
     resource = {
         'schemas': [USER_SCHEMA],
         'id': str(user.pk),
         'userName': user.username,
-        'name': name,
-        'displayName': name['formatted'] or user.username,
+        'displayName': formatted or user.username,
         'active': user.is_active,
         'emails': [{'value': user.email, 'type': 'other', 'primary': True}] if user.email else [],
         'groups': [{'value': str(group.pk), 'display': group.display_name} for group in user.authentik_groups.all()],
@@ -95,6 +95,8 @@ def user_resource(user, base_url, link=None):
             'location': f'{base_url}Users/{user.pk}',
         },
     }
+    if name:
+        resource['name'] = name
     external_id = getattr(user, 'external_id', None) or (link.uid if link is not None else None)
     if external_id:
         resource['externalId'] = external_id
@@ -128,7 +130,7 @@ class UserFields:
     last_name: str
     email: str
     active: bool
-    external_id: str | None
+    external_id: str
 
 
 def _check_schemas(body, schema):
@@ -195,12 +197,12 @@ def parse_user(body):
         except ValidationError:
             raise bad_value(f"'{email}' is not an email address NetBox accepts") from None
     active = _boolean(body.get('active', True), 'active')
+    # The Authentik identity (its uid, the OIDC `sub`): a SCIM user is a NetBox user linked to one.
     external_id = body.get('externalId')
-    if external_id is not None:
-        if not isinstance(external_id, str) or not external_id.strip():
-            raise bad_value("'externalId' must be a non-empty string")
-        if len(external_id) > uid_max_length():
-            raise bad_value(f"'externalId' is longer than NetBox allows ({uid_max_length()} characters)")
+    if not isinstance(external_id, str) or not external_id.strip():
+        raise bad_value("'externalId' is required: the Authentik user's uid (the sub it signs in with)")
+    if len(external_id) > uid_max_length():
+        raise bad_value(f"'externalId' is longer than NetBox allows ({uid_max_length()} characters)")
     return UserFields(cleaned, first_name, last_name, email, active, external_id)
 
 
@@ -248,21 +250,18 @@ def create_user(fields, actor):
 
     Returns (user, link, created).
     """
-    if fields.external_id:
-        link = _links().select_related('user').filter(uid=fields.external_id).first()
-        if link is not None:
-            # Signed in before the first push: the same person, matched through the link, not a copy.
-            user = replace_user(link.user, fields, actor)
-            return user, user_link(user), False
+    link = _links().select_related('user').filter(uid=fields.external_id).first()
+    if link is not None:
+        # Signed in before the first push: the same person, matched through the link, not a copy.
+        user = replace_user(link.user, fields, actor)
+        return user, user_link(user), False
     if conflict := _username_conflict(fields.username):
         raise conflict
     user = get_user_model()(username=fields.username, first_name=fields.first_name, last_name=fields.last_name,
                             email=fields.email, is_active=fields.active)
     user.set_unusable_password()
     user.save()
-    link = None
-    if fields.external_id:
-        link = UserSocialAuth.objects.create(user=user, provider=PROVIDER, uid=fields.external_id, extra_data={})
+    link = UserSocialAuth.objects.create(user=user, provider=PROVIDER, uid=fields.external_id, extra_data={})
     _mark_provisioned(link)
     logger.info('SCIM created NetBox user %s', safe(user))
     return user, link, True
@@ -275,7 +274,7 @@ def user_link(user):
 def replace_user(user, fields, actor):
     """PUT /Users/{id}: make the NetBox user what the SCIM User says (name, email, active)."""
     link = user_link(user)
-    if fields.external_id and link is not None and link.uid != fields.external_id:
+    if link is not None and link.uid != fields.external_id:
         raise ScimError(400, f"externalId cannot change: this user is linked to Authentik identity '{link.uid}'",
                         'mutability')
     if fields.username != user.username and (conflict := _username_conflict(fields.username, exclude_pk=user.pk)):

@@ -6,6 +6,8 @@ must be a superuser or hold PROVISION_PERMISSION; read-only tokens may only read
 transaction: a request that fails changes nothing.
 """
 
+import logging
+
 from django.contrib.auth.decorators import login_not_required
 from django.db import transaction
 from django.utils.decorators import method_decorator
@@ -30,8 +32,11 @@ from .scim_protocol import (
     patch_operations,
     resource_type_documents,
     schema_documents,
+    select_attributes,
     service_provider_config,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class ScimJSONParser(parsers.JSONParser):
@@ -100,7 +105,10 @@ class ScimView(APIView):
             return scim_response(ScimError(400, f'Not valid JSON: {exc.detail}', 'invalidSyntax').body(), 400)
         if isinstance(exc, exceptions.APIException):
             return scim_response(ScimError(exc.status_code, str(exc.detail)).body(), status=exc.status_code)
-        raise exc
+        # Authentik retries anything but 404 and 409: a SCIM error body at least says what happened.
+        logger.exception('SCIM request %s %s failed', self.request.method, self.request.path)
+        return scim_response(ScimError(500, f'NetBox could not carry out the request: {type(exc).__name__}').body(),
+                             status=500)
 
     def base_url(self):
         return self.request.build_absolute_uri(self.request.path.split('/scim/v2/')[0] + '/scim/v2/')
@@ -118,7 +126,8 @@ class ScimView(APIView):
         start, count = page_bounds(query)
         total = queryset.count()
         items = list(queryset[start - 1:start - 1 + count]) if count else []
-        return scim_response(list_response([render(item) for item in items], total, start))
+        resources = [select_attributes(render(item), query) for item in items]
+        return scim_response(list_response(resources, total, start))
 
 
 class ServiceProviderConfigView(ScimView):
@@ -161,7 +170,8 @@ class UsersView(ScimView):
 
     def render(self, user, status=200):
         user = provisioning.scim_users().get(pk=user.pk)
-        return scim_response(provisioning.user_resource(user, self.base_url(), provisioning.user_link(user)), status)
+        resource = provisioning.user_resource(user, self.base_url(), provisioning.user_link(user))
+        return scim_response(select_attributes(resource, self.request.query_params), status)
 
 
 class UserView(UsersView):
@@ -202,7 +212,8 @@ class GroupsView(ScimView):
 
     def render(self, group, status=200):
         group = provisioning.scim_groups().get(pk=group.pk)
-        return scim_response(provisioning.group_resource(group, self.base_url()), status)
+        resource = provisioning.group_resource(group, self.base_url())
+        return scim_response(select_attributes(resource, self.request.query_params), status)
 
 
 class GroupView(GroupsView):
@@ -232,3 +243,12 @@ class GroupView(GroupsView):
         provisioning.delete_group(self.group(pk), request.user)
         return Response(status=204)
 
+
+
+class NotFoundView(ScimView):
+    """Any other path under scim/v2/: a SCIM 404, after the same authentication."""
+
+    def get(self, request, rest):
+        raise ScimError(404, f'No SCIM endpoint {rest}')
+
+    post = put = patch = delete = get

@@ -167,6 +167,18 @@ def page_bounds(query):
     return max(start, 1), min(max(count, 0), MAX_COUNT)
 
 
+def select_attributes(resource, query):
+    """Apply ?attributes= or ?excludedAttributes= (top-level names, RFC 7644 3.4.2.5); id and schemas stay."""
+    wanted = {name.strip().lower() for name in query.get('attributes', '').split(',') if name.strip()}
+    unwanted = {name.strip().lower() for name in query.get('excludedAttributes', '').split(',') if name.strip()}
+    always = {'id', 'schemas'}
+    if wanted:
+        return {key: value for key, value in resource.items()
+                if key.lower() in always or key.lower() in wanted or any(w.startswith(key.lower() + '.')
+                                                                       for w in wanted)}
+    return {key: value for key, value in resource.items() if key.lower() in always or key.lower() not in unwanted}
+
+
 def list_response(resources, total, start):
     return {'schemas': [LIST_SCHEMA], 'totalResults': total, 'itemsPerPage': len(resources), 'startIndex': start,
             'Resources': resources}

@@ -33,4 +33,5 @@ urlpatterns += [
     path('scim/v2/Users/<str:pk>', scim.UserView.as_view(), name='scim_user'),
     path('scim/v2/Groups', scim.GroupsView.as_view(), name='scim_groups'),
     path('scim/v2/Groups/<str:pk>', scim.GroupView.as_view(), name='scim_group'),
+    path('scim/v2/<path:rest>', scim.NotFoundView.as_view(), name='scim_not_found'),
 ]
