@@ -82,6 +82,8 @@ class ScimView(APIView):
     permission_classes = [MayProvision]
     parser_classes = [ScimJSONParser, parsers.JSONParser]
     renderer_classes = [ScimJSONRenderer, renderers.JSONRenderer]
+    # Not part of NetBox's REST API: kept out of its OpenAPI schema (RFC 7643 describes it).
+    schema = None
 
     def dispatch(self, request, *args, **kwargs):
         with transaction.atomic():

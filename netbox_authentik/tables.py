@@ -43,6 +43,12 @@ class AssociationTable(NetBoxTable):
         timespec='minutes', attrs=NO_WRAP,
     )
     user_identities = tables.Column(verbose_name=_('Identities of user'), attrs=NO_WRAP)
+    provisioned_by_scim = columns.BooleanColumn(
+        accessor='extra_data__scim_provisioned', verbose_name=_('Provisioned by SCIM'), orderable=False)
+    scim_updated_at = LinkDataDateTimeColumn(
+        linking.scim_updated_at, accessor='extra_data__scim_updated_at', verbose_name=_('Last SCIM update'),
+        timespec='minutes', attrs=NO_WRAP,
+    )
     created = columns.DateTimeColumn(timespec='minutes', verbose_name=_('Created'), attrs=NO_WRAP)
     last_sign_in = LinkDataDateTimeColumn(
         linking.last_sign_in, accessor='extra_data__auth_time', timespec='minutes', verbose_name=_('Last sign-in'),
@@ -55,9 +61,10 @@ class AssociationTable(NetBoxTable):
         model = UserSocialAuth
         fields = (
             'pk', 'id', 'user', 'email', 'provider', 'uid', 'user_identities', 'groups', 'groups_synced_at', 'created',
-            'last_sign_in', 'modified', 'actions',
+            'last_sign_in', 'provisioned_by_scim', 'scim_updated_at', 'modified', 'actions',
         )
-        default_columns = ('user', 'email', 'provider', 'uid', 'user_identities', 'groups', 'created', 'last_sign_in')
+        default_columns = ('user', 'email', 'provider', 'uid', 'user_identities', 'groups', 'created', 'last_sign_in',
+                           'provisioned_by_scim', 'scim_updated_at')
         empty_text = _('No Authentik identity links')
 
     def render_uid(self, record, value):

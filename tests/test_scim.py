@@ -464,3 +464,15 @@ def test_queries_per_request_do_not_grow_with_the_number_of_users(scim, admins_m
         )
 
     assert measure(10, 'a') == measure(100, 'b')
+
+
+# -- pages --------------------------------------------------------------------------------------------
+
+def test_link_pages_show_provisioned_by_scim_and_the_last_update(scim, client, provisioner):
+    pk = scim('POST', 'Users', user_body()).body['id']
+    link = UserSocialAuth.objects.get(user_id=pk)
+    client.force_login(provisioner)
+    listing = client.get('/plugins/authentik/associations/').content.decode()
+    assert 'Provisioned by SCIM' in listing and 'Last SCIM update' in listing
+    detail = client.get(f'/plugins/authentik/associations/{link.pk}/').content.decode()
+    assert 'Provisioned by SCIM' in detail and 'Last SCIM update' in detail
