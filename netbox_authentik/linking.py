@@ -159,6 +159,20 @@ def groups_synced_at(association):
         return None
 
 
+def provisioned_by_scim(association):
+    """True when Authentik's SCIM provider has pushed this user (created or updated it)."""
+    return (association.extra_data or {}).get('scim_provisioned') is True
+
+
+def scim_updated_at(association):
+    """Return when SCIM last changed this user or its Authentik groups, or None."""
+    value = (association.extra_data or {}).get('scim_updated_at')
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def last_sign_in(association):
     """Return the time of the last sign-in through this identity, or None if it was never used.
 

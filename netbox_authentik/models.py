@@ -4,6 +4,7 @@ Rules here join group_map and superuser_groups from PLUGINS_CONFIG (netbox_authe
 combines them). They are NetBox objects: change-logged, journaled, tagged, with custom fields.
 """
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, OuterRef
@@ -14,7 +15,13 @@ from utilities.querysets import RestrictedQuerySet
 
 from .groups import glob_problem, is_glob
 
-__all__ = ('AUTHENTIK_GROUP_MAX_LENGTH', 'GroupMapping', 'rule_authority_problem')
+__all__ = (
+    'AUTHENTIK_GROUP_MAX_LENGTH',
+    'AuthentikGroup',
+    'GroupMapping',
+    'PROVISION_PERMISSION',
+    'rule_authority_problem',
+)
 
 # Authentik allows longer group names than NetBox (150); a rule may name any group a claim can carry.
 AUTHENTIK_GROUP_MAX_LENGTH = 255
@@ -113,3 +120,28 @@ class GroupMapping(NetBoxModel):
             raise ValidationError({'authentik_group': _('An Authentik group name cannot be only spaces.')})
         if problem := glob_problem(self.authentik_group or ''):
             raise ValidationError({'authentik_group': _('Not a valid glob: {problem}.').format(problem=problem)})
+
+
+# Who may push users and groups through SCIM: a NetBox permission with the custom action 'provision' on
+# "Authentik group" (or a superuser). Provisioning hands out whatever the mapping rules grant.
+PROVISION_PERMISSION = 'netbox_authentik.provision_authentikgroup'
+
+
+class AuthentikGroup(models.Model):
+    """An Authentik group as Authentik's SCIM provider pushed it, and its members (NetBox users)."""
+
+    # The group's UUID in Authentik (SCIM externalId).
+    external_id = models.CharField(verbose_name=_('external ID'), max_length=255, null=True, blank=True, unique=True)
+    display_name = models.CharField(verbose_name=_('name'), max_length=AUTHENTIK_GROUP_MAX_LENGTH)
+    members = models.ManyToManyField(to=settings.AUTH_USER_MODEL, related_name='authentik_groups', blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    last_updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ('display_name', 'pk')
+        verbose_name = _('Authentik group')
+        verbose_name_plural = _('Authentik groups')
+        permissions = [('provision_authentikgroup', 'Provision users and groups through SCIM')]
+
+    def __str__(self):
+        return self.display_name

@@ -2,17 +2,17 @@
 
 import logging
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from social_core.utils import module_member, slugify
 
-from . import mapping_rules, user_changes
 from . import settings as plugin_settings
+from . import user_changes
 from .errors import AuthentikError
-from .groups import clean_groups_claim, plan_groups
-from .logsafe import safe, safe_names
+from .group_sync import apply_authentik_groups
+from .groups import clean_groups_claim
+from .logsafe import safe
 
 logger = logging.getLogger(__name__)
 
@@ -190,46 +190,10 @@ def sync_groups(backend, user=None, response=None, social=None, *args, **kwargs)
     """Apply Authentik's groups to the NetBox user: managed groups and superuser status."""
     if user is None or backend.name != 'authentik':
         return
-    from users.models import Group
-
     claim = clean_groups_claim(backend.authentik_groups(response or {}))
     if claim.skipped:
         logger.warning('Skipped %d unusable item(s) in the groups claim of %s', len(claim.skipped), safe(user))
-    # PLUGINS_CONFIG plus the enabled rules kept in NetBox (at most one query, when they changed).
-    config = mapping_rules.configuration()
-    current = set(user.groups.values_list('name', flat=True))
-    before = user_changes.user_state(current, user.is_superuser)
-    plan = plan_groups(
-        claim.names,
-        current,
-        config,
-        default_groups=settings.REMOTE_AUTH_DEFAULT_GROUPS,
-        max_name_length=Group._meta.get_field('name').max_length,
-    )
-
-    if plan.claim_missing:
-        logger.warning(
-            'Authentik sent no groups claim for %s; groups and superuser status left as they are '
-            "(missing_groups_claim='keep'). Is the profile scope requested and mapped?",
-            safe(user),
-        )
-    if plan.too_long:
-        logger.warning(
-            'Skipped %d group name(s) longer than NetBox allows for %s: %s',
-            len(plan.too_long),
-            safe(user),
-            safe_names(sorted(plan.too_long)),
-        )
-    added = _apply_group_changes(user, plan, Group) if plan.changes_groups else []
-    if plan.superuser is not None and plan.superuser != user.is_superuser:
-        user.is_superuser = plan.superuser
-        user.save(update_fields=['is_superuser'])
-        logger.info(
-            '%s superuser status for %s from Authentik groups', 'Granted' if plan.superuser else 'Revoked', safe(user)
-        )
-    # NetBox does not change-log users: the sync records its own changes, in this sign-in's transaction.
-    after = user_changes.user_state((current - plan.remove) | set(added), user.is_superuser)
-    user_changes.record_user_change(user, before, after, message=user_changes.SIGN_IN_MESSAGE)
+    apply_authentik_groups(user, claim.names, message=user_changes.SIGN_IN_MESSAGE)
     if social is not None and claim.names is not None:
         # Recorded for the association pages; saved by load_extra_data, which runs next.
         social.extra_data = {
@@ -237,31 +201,3 @@ def sync_groups(backend, user=None, response=None, social=None, *args, **kwargs)
             'groups': list(claim.names),
             'groups_synced_at': timezone.now().isoformat(timespec='seconds'),
         }
-
-
-def _apply_group_changes(user, plan, group_model):
-    """Add and remove group memberships with a fixed number of queries, whatever the group count.
-
-    Returns the names of the groups added.
-    """
-    if plan.create:
-        group_model.objects.bulk_create([group_model(name=name) for name in sorted(plan.create)], ignore_conflicts=True)
-    to_add = list(group_model.objects.filter(name__in=plan.add)) if plan.add else []
-    missing = plan.add - {group.name for group in to_add}
-    if missing:
-        logger.warning('group_map names NetBox group(s) that do not exist: %s', safe_names(sorted(missing)))
-    if to_add:
-        user.groups.add(*to_add)
-    if plan.remove:
-        user.groups.remove(*group_model.objects.filter(name__in=plan.remove))
-    added = sorted(group.name for group in to_add)
-    if added or plan.remove:
-        logger.info(
-            'Synced Authentik groups for %s: added %d (%s); removed %d (%s)',
-            safe(user),
-            len(added),
-            safe_names(added),
-            len(plan.remove),
-            safe_names(sorted(plan.remove)),
-        )
-    return added

@@ -16,6 +16,7 @@ MISSING_GROUPS_CLAIM_CHOICES = ('keep', 'clear')
 FETCH_USERINFO_CHOICES = ('auto', 'always', 'never')
 ASSOCIATE_EXISTING_USERS_CHOICES = (None, 'username', 'verified_email', 'email')
 USERNAME_COLLISION_CHOICES = ('refuse', 'suffix')
+SCIM_USER_DELETE_CHOICES = ('deactivate', 'delete')
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ SETTINGS = {
     'post_logout_redirect_uri': Setting(None, (str, type(None))),
     # Send /login/ straight to Authentik (/login/?local=1 still shows the local form).
     'login_redirect': Setting(False, (bool,)),
+    # SCIM DELETE /Users/{id} (a person deleted in Authentik): 'deactivate' the NetBox user, keeping its
+    # history, or 'delete' it.
+    'scim_user_delete': Setting('deactivate', (str,), SCIM_USER_DELETE_CHOICES),
 }
 
 DEFAULTS = {name: spec.default for name, spec in SETTINGS.items()}

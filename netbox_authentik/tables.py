@@ -84,6 +84,16 @@ class AssociationTable(NetBoxTable):
         attrs=NO_WRAP,
     )
     user_identities = tables.Column(verbose_name=_('Identities of user'), attrs=NO_WRAP)
+    provisioned_by_scim = columns.BooleanColumn(
+        accessor='extra_data__scim_provisioned', verbose_name=_('Provisioned by SCIM'), orderable=False
+    )
+    scim_updated_at = LinkDataDateTimeColumn(
+        linking.scim_updated_at,
+        accessor='extra_data__scim_updated_at',
+        verbose_name=_('Last SCIM update'),
+        timespec='minutes',
+        attrs=NO_WRAP,
+    )
     created = columns.DateTimeColumn(timespec='minutes', verbose_name=_('Created'), attrs=NO_WRAP)
     last_sign_in = LinkDataDateTimeColumn(
         linking.last_sign_in,
@@ -109,10 +119,23 @@ class AssociationTable(NetBoxTable):
             'groups_synced_at',
             'created',
             'last_sign_in',
+            'provisioned_by_scim',
+            'scim_updated_at',
             'modified',
             'actions',
         )
-        default_columns = ('user', 'email', 'provider', 'uid', 'user_identities', 'groups', 'created', 'last_sign_in')
+        default_columns = (
+            'user',
+            'email',
+            'provider',
+            'uid',
+            'user_identities',
+            'groups',
+            'created',
+            'last_sign_in',
+            'provisioned_by_scim',
+            'scim_updated_at',
+        )
         empty_text = _('No Authentik identity links')
 
     uid_width = '14em'

@@ -3,7 +3,7 @@
 from django.urls import include, path
 from utilities.urls import get_model_urls
 
-from . import backchannel, views
+from . import backchannel, scim, views
 
 # Links between NetBox users and Authentik identities (netbox_authentik/views.py).
 urlpatterns = [
@@ -21,3 +21,17 @@ urlpatterns = [
 
 # OpenID Connect back-channel logout (netbox_authentik/backchannel.py).
 urlpatterns.append(path('backchannel-logout/', backchannel.BackchannelLogoutView.as_view(), name='backchannel_logout'))
+
+# SCIM 2.0 service provider Authentik's SCIM provider pushes to (netbox_authentik/scim.py).
+urlpatterns += [
+    path('scim/v2/ServiceProviderConfig', scim.ServiceProviderConfigView.as_view(), name='scim_config'),
+    path('scim/v2/ResourceTypes', scim.ResourceTypesView.as_view(), name='scim_resource_types'),
+    path('scim/v2/ResourceTypes/<str:name>', scim.ResourceTypesView.as_view(), name='scim_resource_type'),
+    path('scim/v2/Schemas', scim.SchemasView.as_view(), name='scim_schemas'),
+    path('scim/v2/Schemas/<str:name>', scim.SchemasView.as_view(), name='scim_schema'),
+    path('scim/v2/Users', scim.UsersView.as_view(), name='scim_users'),
+    path('scim/v2/Users/<str:pk>', scim.UserView.as_view(), name='scim_user'),
+    path('scim/v2/Groups', scim.GroupsView.as_view(), name='scim_groups'),
+    path('scim/v2/Groups/<str:pk>', scim.GroupView.as_view(), name='scim_group'),
+    path('scim/v2/<path:rest>', scim.NotFoundView.as_view(), name='scim_not_found'),
+]

@@ -54,6 +54,17 @@ class LinkDataDateTimeAttr(attrs.DateTimeAttr):
         return self.read(obj)
 
 
+class LinkDataBooleanAttr(attrs.BooleanAttr):
+    """A flag kept in extra_data, read through one of linking's accessors."""
+
+    def __init__(self, read, **kwargs):
+        super().__init__(None, **kwargs)
+        self.read = read
+
+    def get_value(self, obj):
+        return self.read(obj)
+
+
 class AssociationPanel(panels.ObjectAttributesPanel):
     title = _('Authentik identity link')
     user = attrs.RelatedObjectAttr('user', linkify=True, label=_('NetBox user'))
@@ -62,11 +73,13 @@ class AssociationPanel(panels.ObjectAttributesPanel):
     uid = attrs.TextAttr('uid', label=_('Authentik uid (sub)'), style='font-monospace', copy_button=True)
     created = attrs.DateTimeAttr('created', label=_('Created'))
     last_sign_in = LinkDataDateTimeAttr(linking.last_sign_in, label=_('Last sign-in'))
+    provisioned_by_scim = LinkDataBooleanAttr(linking.provisioned_by_scim, label=_('Provisioned by SCIM'))
+    scim_updated_at = LinkDataDateTimeAttr(linking.scim_updated_at, label=_('Last SCIM update'))
     modified = attrs.DateTimeAttr('modified', label=_('Modified'))
 
 
 class SyncedGroupsPanel(panels.ObjectAttributesPanel):
-    title = _('Groups at the last sign-in')
+    title = _('Authentik groups last seen (sign-in or SCIM)')
     groups = attrs.ArrayAttr('extra_data.groups', label=_('Authentik groups'))
     groups_synced_at = LinkDataDateTimeAttr(linking.groups_synced_at, label=_('Synced'))
 

@@ -1,0 +1,436 @@
+"""SCIM provisioning applied to NetBox: users, their Authentik links, Authentik groups and what they map onto.
+
+A SCIM user is a NetBox user linked to an Authentik identity (provider 'authentik', uid = externalId =
+Authentik's `sub`): the same link a sign-in uses, so sign-in and SCIM land in one user. A SCIM group is
+an AuthentikGroup; its members' NetBox groups and superuser status follow through
+group_sync.apply_authentik_groups, the code sign-in uses. Users NetBox has that are not linked to
+Authentik are invisible here and never taken over.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Prefetch, Subquery
+from django.utils import timezone
+from social_django.models import UserSocialAuth
+
+from . import mapping_rules
+from . import settings as plugin_settings
+from .group_sync import apply_authentik_groups
+from .linking import PROVIDER, uid_max_length
+from .logsafe import safe
+from .models import AUTHENTIK_GROUP_MAX_LENGTH, AuthentikGroup
+from .scim_protocol import GROUP_SCHEMA, USER_NAMES, USER_SCHEMA, ScimError, bad_syntax, bad_value
+from .sessions import end_authentik_sessions
+
+logger = logging.getLogger(__name__)
+
+SCIM_MESSAGE = 'Groups and superuser status synced from Authentik by SCIM'
+# Filterable attributes: lower-case SCIM path -> (column, kind); see scim_protocol.filter_q.
+USER_FILTERS = {
+    'id': ('pk', 'id'),
+    'username': ('username', 'ci'),
+    'externalid': ('external_id', 'text'),
+    'active': ('is_active', 'bool'),
+    'emails': ('email', 'ci'),
+    'emails.value': ('email', 'ci'),
+    'name.givenname': ('first_name', 'text'),
+    'name.familyname': ('last_name', 'text'),
+    'displayname': ('username', 'text'),
+}
+GROUP_FILTERS = {
+    'id': ('pk', 'id'),
+    'displayname': ('display_name', 'text'),
+    'externalid': ('external_id', 'text'),
+    'members': ('members__pk', 'id'),
+    'members.value': ('members__pk', 'id'),
+}
+# Attributes a client may send and this service provider ignores (read-only, or kept by NetBox).
+IGNORED_USER_ATTRIBUTES = {'id', 'meta', 'schemas', 'groups', 'password'}
+
+
+def _links():
+    return UserSocialAuth.objects.filter(provider=PROVIDER)
+
+
+def scim_users():
+    """NetBox users linked to Authentik, with their externalId and Authentik groups: what /Users shows."""
+    links = _links().filter(user=OuterRef('pk')).order_by('pk')
+    return (
+        get_user_model()
+        .objects.filter(Exists(links))
+        .annotate(external_id=Subquery(links.values('uid')[:1]))
+        .prefetch_related(Prefetch('authentik_groups', AuthentikGroup.objects.only('pk', 'display_name')))
+        .order_by('pk')
+    )
+
+
+def scim_groups():
+    """The Authentik groups SCIM pushed, with their members: what /Groups shows."""
+    members = get_user_model().objects.only('pk', 'username').order_by('pk')
+    return AuthentikGroup.objects.prefetch_related(Prefetch('members', members)).order_by('pk')
+
+
+def get_or_404(queryset, resource_id, kind):
+    if not str(resource_id).isdigit():
+        raise ScimError(404, f'{kind} {resource_id} not found')
+    found = queryset.filter(pk=int(resource_id)).first()
+    if found is None:
+        raise ScimError(404, f'{kind} {resource_id} not found')
+    return found
+
+
+# -- rendering -------------------------------------------------------------------------------------------
+
+
+def user_resource(user, base_url, link=None):
+    """A NetBox user as a SCIM User."""
+    extra = (link.extra_data if link is not None else None) or {}
+    formatted = f'{user.first_name} {user.last_name}'.strip()
+    name = {
+        key: value
+        for key, value in (('givenName', user.first_name), ('familyName', user.last_name), ('formatted', formatted))
+        if value
+    }
+    resource = {
+        'schemas': [USER_SCHEMA],
+        'id': str(user.pk),
+        'userName': user.username,
+        'displayName': formatted or user.username,
+        'active': user.is_active,
+        'emails': [{'value': user.email, 'type': 'other', 'primary': True}] if user.email else [],
+        'groups': [{'value': str(group.pk), 'display': group.display_name} for group in user.authentik_groups.all()],
+        'meta': {
+            'resourceType': 'User',
+            'created': user.date_joined.isoformat(),
+            'lastModified': extra.get('scim_updated_at') or user.date_joined.isoformat(),
+            'location': f'{base_url}Users/{user.pk}',
+        },
+    }
+    if name:
+        resource['name'] = name
+    external_id = getattr(user, 'external_id', None) or (link.uid if link is not None else None)
+    if external_id:
+        resource['externalId'] = external_id
+    return resource
+
+
+def group_resource(group, base_url):
+    """An AuthentikGroup as a SCIM Group."""
+    resource = {
+        'schemas': [GROUP_SCHEMA],
+        'id': str(group.pk),
+        'displayName': group.display_name,
+        'members': [
+            {'value': str(user.pk), 'display': user.username, '$ref': f'{base_url}Users/{user.pk}'}
+            for user in group.members.all()
+        ],
+        'meta': {
+            'resourceType': 'Group',
+            'created': group.created.isoformat(),
+            'lastModified': group.last_updated.isoformat(),
+            'location': f'{base_url}Groups/{group.pk}',
+        },
+    }
+    if group.external_id:
+        resource['externalId'] = group.external_id
+    return resource
+
+
+# -- parsing ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UserFields:
+    """What a SCIM User body asks of a NetBox user."""
+
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    active: bool
+    external_id: str
+
+
+def _check_schemas(body, schema):
+    if not isinstance(body, dict):
+        raise bad_syntax('The body must be a JSON object')
+    schemas = body.get('schemas')
+    if not isinstance(schemas, list) or schema not in schemas:
+        raise bad_syntax(f"schemas must contain '{schema}'")
+    extensions = [urn for urn in schemas if urn != schema]
+    if extensions:
+        raise ScimError(400, f'Schema extensions are not supported: {", ".join(map(str, extensions))}', 'invalidValue')
+
+
+def _text(body, key, max_length, required=False):
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise bad_value(f"'{key}' is required")
+        return ''
+    if not isinstance(value, str):
+        raise bad_value(f"'{key}' must be a string")
+    if len(value) > max_length:
+        raise bad_value(f"'{key}' is longer than NetBox allows ({max_length} characters)")
+    return value
+
+
+def _boolean(value, key):
+    # Some SCIM clients send booleans as strings ("True"): accepted, as RFC 7643's JSON booleans are meant.
+    if isinstance(value, str) and value.lower() in ('true', 'false'):
+        return value.lower() == 'true'
+    if not isinstance(value, bool):
+        raise bad_value(f"'{key}' must be true or false")
+    return value
+
+
+def parse_user(body):
+    """Check a POST/PUT User body and return its UserFields; a ScimError (400) when it is bad."""
+    _check_schemas(body, USER_SCHEMA)
+    unknown = sorted(key for key in body if str(key).lower() not in USER_NAMES and key not in IGNORED_USER_ATTRIBUTES)
+    if unknown:
+        raise ScimError(400, f'Unknown attribute(s): {", ".join(map(str, unknown))}', 'invalidSyntax')
+    body = {USER_NAMES.get(str(key).lower(), key): value for key, value in body.items()}
+    field = get_user_model()._meta.get_field
+    username = _text(body, 'userName', field('username').max_length, required=True).strip()
+    # The same clean-up a sign-in's username gets (social-core's CLEAN_USERNAMES).
+    cleaned = UserSocialAuth.clean_username(username)
+    if not cleaned:
+        raise bad_value("'userName' has no character NetBox allows in a username")
+    name = body.get('name') or {}
+    if not isinstance(name, dict):
+        raise bad_value("'name' must be an object")
+    name = {str(key).lower(): value for key, value in name.items()}
+    first_name = _text(name, 'givenname', field('first_name').max_length)
+    last_name = _text(name, 'familyname', field('last_name').max_length)
+    emails = body.get('emails') or []
+    if not isinstance(emails, list) or not all(isinstance(item, dict) for item in emails):
+        raise bad_value("'emails' must be a list of objects")
+    primary = [item for item in emails if item.get('primary') is True] or emails
+    email = _text(primary[0], 'value', field('email').max_length) if primary else ''
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise bad_value(f"'{email}' is not an email address NetBox accepts") from None
+    active = _boolean(body.get('active', True), 'active')
+    # The Authentik identity (its uid, the OIDC `sub`): a SCIM user is a NetBox user linked to one.
+    external_id = body.get('externalId')
+    if not isinstance(external_id, str) or not external_id.strip():
+        raise bad_value("'externalId' is required: the Authentik user's uid (the sub it signs in with)")
+    if len(external_id) > uid_max_length():
+        raise bad_value(f"'externalId' is longer than NetBox allows ({uid_max_length()} characters)")
+    return UserFields(cleaned, first_name, last_name, email, active, external_id)
+
+
+def parse_group(body):
+    """Check a POST/PUT Group body: return (displayName, externalId, member ids or None when absent)."""
+    _check_schemas(body, GROUP_SCHEMA)
+    known = {'displayname', 'externalid', 'members', 'id', 'meta', 'schemas'}
+    unknown = sorted(str(key) for key in body if str(key).lower() not in known)
+    if unknown:
+        raise ScimError(400, f'Unknown attribute(s): {", ".join(unknown)}', 'invalidSyntax')
+    body = {str(key).lower(): value for key, value in body.items()}
+    display_name = _text(
+        {'displayName': body.get('displayname')}, 'displayName', AUTHENTIK_GROUP_MAX_LENGTH, required=True
+    )
+    if not display_name.strip():
+        raise bad_value("'displayName' must not be empty")
+    external_id = body.get('externalid')
+    if external_id is not None and (not isinstance(external_id, str) or len(external_id) > 255):
+        raise bad_value("'externalId' must be a string of at most 255 characters")
+    members = body.get('members')
+    if members is not None:
+        if not isinstance(members, list) or not all(isinstance(item, dict) and 'value' in item for item in members):
+            raise bad_value("'members' must be a list of objects with a 'value'")
+        members = [str(item['value']) for item in members]
+    return display_name, external_id or None, members
+
+
+# -- users -----------------------------------------------------------------------------------------------
+
+
+def _username_conflict(username, exclude_pk=None):
+    """Return a 409 ScimError when another NetBox user has this username, or has it but for case."""
+    users = get_user_model().objects.exclude(pk=exclude_pk)
+    existing = users.filter(username__iexact=username).values_list('username', flat=True).first()
+    if existing is None:
+        return None
+    if existing == username:
+        detail = (
+            f"NetBox user '{existing}' already exists and is not linked to this Authentik identity. If it "
+            'is the same person, link the two in NetBox (Authentik identity links), then sync again.'
+        )
+    else:
+        detail = f"NetBox user '{existing}' differs from '{username}' in case only"
+    return ScimError(409, detail, 'uniqueness')
+
+
+def create_user(fields, actor):
+    """POST /Users: create the NetBox user and its Authentik link, or adopt the user already linked.
+
+    Returns (user, link, created).
+    """
+    link = _links().select_related('user').filter(uid=fields.external_id).first()
+    if link is not None:
+        # Signed in before the first push: the same person, matched through the link, not a copy.
+        user = replace_user(link.user, fields, actor)
+        return user, user_link(user), False
+    if conflict := _username_conflict(fields.username):
+        raise conflict
+    user = get_user_model()(
+        username=fields.username,
+        first_name=fields.first_name,
+        last_name=fields.last_name,
+        email=fields.email,
+        is_active=fields.active,
+    )
+    user.set_unusable_password()
+    user.save()
+    link = UserSocialAuth.objects.create(user=user, provider=PROVIDER, uid=fields.external_id, extra_data={})
+    _mark_provisioned(link)
+    logger.info('SCIM created NetBox user %s', safe(user))
+    return user, link, True
+
+
+def user_link(user):
+    return _links().filter(user=user).order_by('pk').first()
+
+
+def replace_user(user, fields, actor):
+    """PUT /Users/{id}: make the NetBox user what the SCIM User says (name, email, active)."""
+    link = user_link(user)
+    if link is not None and link.uid != fields.external_id:
+        raise ScimError(
+            400, f"externalId cannot change: this user is linked to Authentik identity '{link.uid}'", 'mutability'
+        )
+    if fields.username != user.username and (conflict := _username_conflict(fields.username, exclude_pk=user.pk)):
+        raise conflict
+    was_active = user.is_active
+    user.username, user.first_name, user.last_name = fields.username, fields.first_name, fields.last_name
+    user.email, user.is_active = fields.email, fields.active
+    user.save(update_fields=['username', 'first_name', 'last_name', 'email', 'is_active'])
+    if was_active and not user.is_active:
+        _deactivated(user, link)
+    elif not was_active and user.is_active:
+        logger.info('SCIM reactivated NetBox user %s', safe(user))
+    _mark_provisioned(link)
+    return user
+
+
+def deactivate_or_delete_user(user, actor):
+    """DELETE /Users/{id}: make the user inactive (history stays), or delete it when scim_user_delete='delete'."""
+    link = user_link(user)
+    if plugin_settings.get('scim_user_delete') == 'delete':
+        if link is not None:
+            end_authentik_sessions(sub=link.uid)
+        former_groups = list(user.authentik_groups.values_list('pk', flat=True))
+        logger.info('SCIM deleted NetBox user %s (%d Authentik group(s))', safe(user), len(former_groups))
+        user.delete()
+        return
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=['is_active'])
+        _deactivated(user, link)
+    _mark_provisioned(link)
+
+
+def _deactivated(user, link):
+    """End the person's NetBox sessions the way a back-channel logout does, once the change is committed."""
+    logger.info('SCIM deactivated NetBox user %s: its sessions end and its API tokens stop working', safe(user))
+    if link is not None:
+        uid = link.uid
+        transaction.on_commit(lambda: end_authentik_sessions(sub=uid))
+
+
+def _mark_provisioned(link, groups=None):
+    """Record on the link that SCIM provisioned this user, when, and (for group changes) the groups it saw."""
+    if link is None:
+        return
+    now = timezone.now().isoformat(timespec='seconds')
+    extra = {**(link.extra_data or {}), 'scim_provisioned': True, 'scim_updated_at': now}
+    if groups is not None:
+        extra.update(groups=list(groups), groups_synced_at=now)
+    link.extra_data = extra
+    link.save(update_fields=['extra_data'])
+
+
+# -- groups ----------------------------------------------------------------------------------------------
+
+
+def _members(member_ids):
+    """The SCIM users with these ids; a 400 when one is not a SCIM user."""
+    ids = {int(value) for value in member_ids if str(value).isdigit()}
+    found = set(scim_users().filter(pk__in=ids).values_list('pk', flat=True)) if ids else set()
+    unknown = sorted({str(value) for value in member_ids} - {str(pk) for pk in found})
+    if unknown:
+        raise bad_value(f'No SCIM user with id(s) {", ".join(unknown)}')
+    return found
+
+
+def create_group(display_name, external_id, member_ids, actor):
+    """POST /Groups; a group whose externalId is already known is adopted (renamed, members kept)."""
+    group = AuthentikGroup.objects.filter(external_id=external_id).first() if external_id else None
+    created = group is None
+    if created:
+        group = AuthentikGroup.objects.create(display_name=display_name, external_id=external_id)
+        if member_ids is not None:
+            set_group(group, display_name, external_id, member_ids, actor)
+        return group, True
+    set_group(group, display_name, external_id, member_ids, actor)
+    return group, False
+
+
+def set_group(group, display_name, external_id, member_ids, actor):
+    """PUT /Groups/{id}, and PATCH once applied: name, externalId and (unless None) the member list.
+
+    Every member whose Authentik groups changed, or who is in a renamed group, is re-evaluated.
+    """
+    if (
+        external_id
+        and external_id != group.external_id
+        and AuthentikGroup.objects.filter(external_id=external_id).exclude(pk=group.pk).exists()
+    ):
+        raise ScimError(409, f"Another group has externalId '{external_id}'", 'uniqueness')
+    before = set(group.members.values_list('pk', flat=True))
+    renamed = display_name != group.display_name
+    if renamed or (external_id or None) != group.external_id:
+        group.display_name, group.external_id = display_name, external_id or None
+        group.save()
+    after = before if member_ids is None else _members(member_ids)
+    if after - before:
+        group.members.add(*(after - before))
+    if before - after:
+        group.members.remove(*(before - after))
+    affected = (before ^ after) | (after if renamed else set())
+    resync_users(affected, actor)
+    return group
+
+
+def delete_group(group, actor):
+    """DELETE /Groups/{id}: forget the group and re-evaluate its former members."""
+    members = set(group.members.values_list('pk', flat=True))
+    group.delete()
+    resync_users(members, actor)
+
+
+def resync_users(user_ids, actor):
+    """Apply each user's Authentik groups, as SCIM knows them, with the rules and code of a sign-in."""
+    if not user_ids:
+        return
+    config = mapping_rules.configuration()
+    links = {link.user_id: link for link in _links().filter(user_id__in=user_ids).order_by('-pk')}
+    users = (
+        get_user_model()
+        .objects.filter(pk__in=user_ids)
+        .prefetch_related(Prefetch('authentik_groups', AuthentikGroup.objects.only('pk', 'display_name')))
+    )
+    for user in users:
+        names = sorted({group.display_name for group in user.authentik_groups.all()})
+        apply_authentik_groups(user, names, message=SCIM_MESSAGE, config=config, actor=actor)
+        _mark_provisioned(links.get(user.pk), groups=names)
