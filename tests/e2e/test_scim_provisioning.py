@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from tests.e2e import NETWORK_ENGINEERS, PLUGINS_CONFIG, wait_for
-from tests.e2e.conftest import REDIS_DB
+from tests.e2e.conftest import SERVER_ROLE
 from tests.tools.idp import USERS
 from tests.tools.netbox_server import netbox_env
 from tests.tools.services import REPO
@@ -49,7 +49,10 @@ def hashed_user_id(username):
 @pytest.fixture
 def make_token(e2e_run, provider_slot):
     env = netbox_env(
-        db_name=e2e_run.database, redis_db=REDIS_DB, oidc_endpoint=provider_slot.issuer, plugins_config=PLUGINS_CONFIG
+        db_name=e2e_run.database,
+        cache_role=SERVER_ROLE,
+        oidc_endpoint=provider_slot.issuer,
+        plugins_config=PLUGINS_CONFIG,
     )
 
     def make(username, role='user'):
