@@ -12,10 +12,8 @@ fails on it), a W id weakens it.
 """
 
 import functools
-import ipaddress
 import logging
 import re
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
@@ -23,7 +21,7 @@ from django.db import Error as DatabaseError
 
 from . import pipeline
 from . import settings as plugin_settings
-from .provider import normalize_endpoint
+from .endpoint import CONFIG, ENDPOINT, ISSUER_EXAMPLE, SHARED_ENDPOINTS, endpoint_problems, is_missing  # noqa: F401
 from .settings import backend_in_use, plugin_installed, remote_auth_backends
 
 logger = logging.getLogger(__name__)
@@ -32,11 +30,6 @@ TAG = 'netbox_authentik'
 PLUGIN_NAME = plugin_settings.PLUGIN_NAME
 BACKEND = plugin_settings.BACKEND
 GENERIC_BACKEND = 'social_core.backends.open_id_connect.OpenIdConnectAuth'
-CONFIG = "PLUGINS_CONFIG['netbox_authentik']"
-ENDPOINT = 'SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT'
-ISSUER_EXAMPLE = 'https://authentik.example.com/application/o/<slug>/'
-# Authentik serves these under /application/o/ for every application; none of them is an issuer.
-SHARED_ENDPOINTS = ('authorize', 'token', 'userinfo', 'revoke', 'introspect')
 GENERIC_PREFIX = 'SOCIAL_AUTH_OIDC_'
 AUTHENTIK_PREFIX = 'SOCIAL_AUTH_AUTHENTIK_'
 POSITIVE_SETTINGS = ('http_timeout', 'metadata_cache_seconds')
@@ -92,19 +85,6 @@ def breaks_sign_in(message):
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _missing(value):
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _is_loopback(host):
-    if host == 'localhost' or host.endswith('.localhost'):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def quote_names(values):
     """'a', 'b', 5: values as Python literals, for messages."""
     return ', '.join(repr(value) for value in values)
@@ -133,75 +113,6 @@ MISSING_GROUP_HINT = (
     'Create the group in NetBox (Admin > Authentication > Groups) or fix the name (names are '
     'case-sensitive), or set auto_create_groups: True.'
 )
-
-
-def endpoint_problems(endpoint, application_slug=None):
-    """Return the problems with SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT (E005-E008, W001), as a pure function."""
-    if _missing(endpoint):
-        return [
-            checks.Warning(
-                f'{ENDPOINT} is missing or empty.',
-                hint=f"Set it to the provider's OpenID Configuration Issuer, e.g. {ISSUER_EXAMPLE}",
-                id='netbox_authentik.E005',
-            )
-        ]
-    not_a_url = checks.Warning(
-        f'{ENDPOINT} is {endpoint!r}, not an http(s) URL.',
-        hint=f"Set it to the provider's OpenID Configuration Issuer, e.g. {ISSUER_EXAMPLE}",
-        id='netbox_authentik.E006',
-    )
-    if not isinstance(endpoint, str):
-        return [not_a_url]
-    try:
-        parts = urlsplit(endpoint.strip())
-        host = parts.hostname
-    except ValueError:
-        return [not_a_url]
-    if parts.scheme not in ('http', 'https') or not host:
-        return [not_a_url]
-
-    found = []
-    path = urlsplit(normalize_endpoint(endpoint)).path + '/'
-    if '/application/o/' in path:
-        prefix, _sep, tail = path.partition('/application/o/')
-        segments = [segment for segment in tail.split('/') if segment]
-        issuer_example = f'{parts.scheme}://{parts.netloc}{prefix}/application/o/<slug>/'
-        if not segments:
-            where = 'at /application/o/ without an application slug'
-        elif segments[0] in SHARED_ENDPOINTS:
-            where = f"at Authentik's shared /application/o/{segments[0]}/ endpoint"
-        elif len(segments) > 1:
-            where = f'at /application/o/{"/".join(segments)}/, a page of the application'
-            issuer_example = f'{parts.scheme}://{parts.netloc}{prefix}/application/o/{segments[0]}/'
-        else:
-            where = None
-        if where:
-            found.append(
-                checks.Warning(
-                    f"{ENDPOINT} points {where}, not at the application's issuer.",
-                    hint=f"Use the application's issuer, {issuer_example} (Authentik: the provider's "
-                    f'OpenID Configuration Issuer).',
-                    id='netbox_authentik.E007',
-                )
-            )
-    elif not application_slug:
-        found.append(
-            checks.Warning(
-                f'{ENDPOINT} has no /application/o/<slug>/ path and application_slug is not set.',
-                hint=f"Use the application's issuer, {ISSUER_EXAMPLE}, or set {CONFIG}['application_slug'] "
-                "to the application's slug.",
-                id='netbox_authentik.E008',
-            )
-        )
-    if parts.scheme == 'http' and not _is_loopback(host):
-        found.append(
-            checks.Warning(
-                f'{ENDPOINT} uses plain http to {host}: the client secret and tokens cross the network unencrypted.',
-                hint='Use https:// (plain http is only safe to a loopback address).',
-                id='netbox_authentik.W001',
-            )
-        )
-    return found
 
 
 def _list_of_strings_problem(name, value, what, check_id):
@@ -256,7 +167,7 @@ def check_plugin_installed(**kwargs):
 def check_client_credentials(**kwargs):
     """E003, E004: the provider's client id and secret."""
     found = []
-    if _missing(getattr(settings, 'SOCIAL_AUTH_AUTHENTIK_KEY', None)):
+    if is_missing(getattr(settings, 'SOCIAL_AUTH_AUTHENTIK_KEY', None)):
         found.append(
             checks.Warning(
                 'SOCIAL_AUTH_AUTHENTIK_KEY is missing or empty.',
@@ -264,7 +175,7 @@ def check_client_credentials(**kwargs):
                 id='netbox_authentik.E003',
             )
         )
-    if _missing(getattr(settings, 'SOCIAL_AUTH_AUTHENTIK_SECRET', None)):
+    if is_missing(getattr(settings, 'SOCIAL_AUTH_AUTHENTIK_SECRET', None)):
         found.append(
             checks.Warning(
                 'SOCIAL_AUTH_AUTHENTIK_SECRET is missing or empty.',

@@ -20,16 +20,16 @@ from users.models import Token
 
 from . import provisioning
 from .models import PROVISION_PERMISSION
+from .scim_filters import filter_q
+from .scim_parsing import parse_group, parse_user
+from .scim_patch import apply_patch, patch_operations
 from .scim_protocol import (
     CONTENT_TYPE,
     GROUP_NAMES,
     USER_NAMES,
     ScimError,
-    apply_patch,
-    filter_q,
     list_response,
     page_bounds,
-    patch_operations,
     resource_type_documents,
     schema_documents,
     select_attributes,
@@ -172,7 +172,7 @@ class UsersView(ScimView):
         )
 
     def post(self, request):
-        fields = provisioning.parse_user(self.body())
+        fields = parse_user(self.body())
         user, link, created = provisioning.create_user(fields, request.user)
         return self.render(user, status=201)
 
@@ -190,7 +190,7 @@ class UserView(UsersView):
         return self.render(self.user(pk))
 
     def put(self, request, pk):
-        fields = provisioning.parse_user(self.body())
+        fields = parse_user(self.body())
         return self.render(provisioning.replace_user(self.user(pk), fields, request.user))
 
     def patch(self, request, pk):
@@ -200,7 +200,7 @@ class UserView(UsersView):
         current.pop('groups')
         current.pop('meta')
         patched = apply_patch(current, operations, USER_NAMES, multi_valued={'emails'})
-        fields = provisioning.parse_user(patched)
+        fields = parse_user(patched)
         return self.render(provisioning.replace_user(user, fields, request.user))
 
     def delete(self, request, pk):
@@ -217,7 +217,7 @@ class GroupsView(ScimView):
         )
 
     def post(self, request):
-        display_name, external_id, members = provisioning.parse_group(self.body())
+        display_name, external_id, members = parse_group(self.body())
         group, created = provisioning.create_group(display_name, external_id, members, request.user)
         return self.render(group, status=201)
 
@@ -235,7 +235,7 @@ class GroupView(GroupsView):
         return self.render(self.group(pk))
 
     def put(self, request, pk):
-        display_name, external_id, members = provisioning.parse_group(self.body())
+        display_name, external_id, members = parse_group(self.body())
         group = self.group(pk)
         return self.render(provisioning.set_group(group, display_name, external_id, members, request.user))
 
@@ -245,7 +245,7 @@ class GroupView(GroupsView):
         current = provisioning.group_resource(group, self.base_url())
         current.pop('meta')
         patched = apply_patch(current, operations, GROUP_NAMES, multi_valued={'members'})
-        display_name, external_id, members = provisioning.parse_group(patched)
+        display_name, external_id, members = parse_group(patched)
         provisioning.set_group(group, display_name, external_id, members, request.user)
         # Authentik reads the group again after a PATCH; answering with it saves nothing but is what RFC 7644 allows.
         return self.render(group)

@@ -8,12 +8,23 @@ from tests.tools import layout
 # code is laid out").
 LAYERS = (
     # pure helpers and the one accessor of settings
-    {'settings', 'groups', 'logsafe', 'errors', 'nonces', 'scim_protocol'},
+    {'settings', 'groups', 'logsafe', 'errors', 'nonces', 'scim_protocol', 'scim_filters', 'scim_patch'},
     # the metadata cache, identity links, the login button, sign-in guards, claims, the plugin's models,
     # user changes in NetBox's change log
     {'metadata', 'linking', 'login_button', 'guards', 'claims', 'models', 'user_changes'},
     # Authentik's provider, token verification, the session registry, the effective mapping rules, the pipeline
-    {'provider', 'tokens', 'sessions', 'mapping_rules', 'group_sync', 'pipeline', 'link_plans', 'provisioning'},
+    {
+        'provider',
+        'endpoint',
+        'tokens',
+        'sessions',
+        'mapping_rules',
+        'group_sync',
+        'pipeline',
+        'link_plans',
+        'provisioning',
+        'scim_parsing',
+    },
     # the social-core backend and the static checks
     {'backends', 'checks', 'startup'},
     # the HTTP edges and the live diagnostics

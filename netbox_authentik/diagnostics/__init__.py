@@ -1,7 +1,8 @@
 """The live checks of `netbox authentik_check`, as data: a list of findings a command or a page can show."""
 
 from .. import mapping_rules
-from .authentik import authentik_findings, metadata_cache_findings
+from .authentik import authentik_findings
+from .cache import metadata_cache_findings
 from .findings import FetchError, Finding, error, ok, warning
 from .local import configuration_findings, netbox_groups_finding, netbox_origin, registration_findings
 

@@ -106,8 +106,8 @@ class Command(BaseCommand):
     def link_rows(self, rows, default_provider, source, allow_second_identity=False):
         """Check every row, then link them all in one transaction, or none."""
         new_links, unchanged = link_plans.plan_links(rows, default_provider, allow_second_identity)
-        self.stop_on_problems(rows, source, 'linked')
-        self.create(new_links)
+        stop_on_problems(self.stderr, rows, source, 'linked')
+        create_links(new_links)
         for link in new_links:
             self.stdout.write(f"Linked NetBox user '{link.user}' to {link.provider} identity {link.uid}.")
             for other in UserSocialAuth.objects.filter(user=link.user, provider=link.provider).exclude(pk=link.pk):
@@ -126,7 +126,7 @@ class Command(BaseCommand):
     def match_identities(self, rows, mode, provider, apply, source):
         """Plan one link per identity that matches exactly one unlinked NetBox user; write it with --apply."""
         link_plans.check_identity_rows(rows, provider)
-        self.stop_on_problems(rows, source, 'planned')
+        stop_on_problems(self.stderr, rows, source, 'planned')
         to_link = []
         for proposal in link_plans.plan_matches(rows, mode, provider):
             row, user = proposal.row, proposal.user
@@ -142,31 +142,34 @@ class Command(BaseCommand):
         if not apply:
             self.stdout.write(self.style.WARNING('Dry run: nothing was written. Run again with --apply to link.'))
             return
-        self.create(to_link)
+        create_links(to_link)
         self.stdout.write(self.style.SUCCESS(f'Linked {len(to_link)} user(s).'))
 
     # -- shared ---------------------------------------------------------------------------------------
 
-    def stop_on_problems(self, rows, source, verb):
-        """Report every bad row by line number; then stop, having written nothing."""
-        bad = [row for row in rows if row.problems]
-        if not bad:
-            return
-        for row in bad:
-            where = f'line {row.line}: ' if source else ''
-            self.stderr.write(where + '; '.join(row.problems))
-        if source:
-            raise CommandError(f'{len(bad)} bad row(s) in {source}; nothing was {verb}.')
-        raise CommandError(f'Nothing was {verb}.')
 
-    def create(self, links):
-        try:
-            with transaction.atomic():
-                for link in links:
-                    link.save()
-        except IntegrityError as error:
-            # Someone linked one of these identities meanwhile; the transaction wrote nothing.
-            raise CommandError('An identity was linked by someone else meanwhile; nothing was written.') from error
+def stop_on_problems(stderr, rows, source, verb):
+    """Report every bad row by line number; then stop, having written nothing."""
+    bad = [row for row in rows if row.problems]
+    if not bad:
+        return
+    for row in bad:
+        where = f'line {row.line}: ' if source else ''
+        stderr.write(where + '; '.join(row.problems))
+    if source:
+        raise CommandError(f'{len(bad)} bad row(s) in {source}; nothing was {verb}.')
+    raise CommandError(f'Nothing was {verb}.')
+
+
+def create_links(links):
+    """Save the links in one transaction, or none of them."""
+    try:
+        with transaction.atomic():
+            for link in links:
+                link.save()
+    except IntegrityError as error:
+        # Someone linked one of these identities meanwhile; the transaction wrote nothing.
+        raise CommandError('An identity was linked by someone else meanwhile; nothing was written.') from error
 
 
 def read_csv(path, required, optional=('provider',)):
