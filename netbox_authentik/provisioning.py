@@ -9,6 +9,7 @@ Authentik are invisible here and never taken over.
 
 import logging
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Subquery
@@ -179,10 +180,26 @@ def create_user(fields, actor):
     )
     user.set_unusable_password()
     user.save()
+    _add_default_groups(user)
     link = UserSocialAuth.objects.create(user=user, provider=PROVIDER, uid=fields.external_id, extra_data={})
     _mark_provisioned(link)
     logger.info('SCIM created NetBox user %s', safe(user))
     return user, link, True
+
+
+def _add_default_groups(user):
+    """REMOTE_AUTH_DEFAULT_GROUPS, as NetBox's user_default_groups_handler gives a user a first sign-in creates."""
+    from users.models import Group
+
+    names = list(getattr(settings, 'REMOTE_AUTH_DEFAULT_GROUPS', None) or [])
+    if not names:
+        return
+    groups = list(Group.objects.filter(name__in=names))
+    missing = sorted(set(names) - {group.name for group in groups})
+    if missing:
+        logger.error('REMOTE_AUTH_DEFAULT_GROUPS names group(s) that do not exist: %s', ', '.join(map(safe, missing)))
+    if groups:
+        user.groups.add(*groups)
 
 
 def user_link(user):

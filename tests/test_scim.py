@@ -123,6 +123,16 @@ def test_post_user_creates_a_linked_netbox_user(scim):
     assert not user.has_usable_password()
 
 
+def test_post_user_gets_the_default_groups_as_a_first_sign_in_does(scim, settings):
+    from users.models import Group
+
+    Group.objects.create(name='Readers')
+    settings.REMOTE_AUTH_DEFAULT_GROUPS = ['Readers', 'No such group']
+    assert scim('POST', 'Users', user_body()).status_code == 201
+    user = get_user_model().objects.get(username='ada')
+    assert set(user.groups.values_list('name', flat=True)) == {'Readers'}
+
+
 def test_post_user_without_email_sends_empty_emails(scim):
     response = scim('POST', 'Users', user_body(email=None))
     assert response.status_code == 201
