@@ -228,7 +228,12 @@ def test_unlink_asks_for_confirmation_and_keeps_the_user(client, admin, link):
 def test_bulk_unlink_confirms_then_deletes_only_links(client, admin, link, bob_link):
     page = client.post(BULK_DELETE_URL, {'pk': [link.pk, bob_link.pk]})
     assert page.status_code == 200
-    assert 'Unlink 2 Authentik identities?' in page.content.decode()
+    html = page.content.decode()
+    assert 'Unlink 2 Authentik identities?' in html
+    assert re.search(r'>\s*Unlink 2 identities\s*</button>', html)
+    # One word throughout the page's own text (the sidebar menu is NetBox's).
+    assert 'Delete' not in html.split('id="delete-form"', 1)[1].split('id="object-list"', 1)[0]
+    assert 'Bulk Delete' not in html
     assert UserSocialAuth.objects.count() == 2
     response = client.post(
         BULK_DELETE_URL, {'pk': [link.pk, bob_link.pk], 'confirm': 'true', '_confirm': '1', 'return_url': LIST_URL}
