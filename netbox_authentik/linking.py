@@ -20,7 +20,7 @@ from .logsafe import safe
 
 logger = logging.getLogger(__name__)
 
-PROVIDER = 'authentik'
+PROVIDER = plugin_settings.BACKEND_NAME  # links made by this plugin's backend
 # Modes of the associate_existing_users setting that match by email address.
 EMAIL_MODES = ('verified_email', 'email')
 

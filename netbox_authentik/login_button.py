@@ -4,7 +4,7 @@ from django.conf import settings
 
 from . import settings as plugin_settings
 
-BACKEND_NAME = 'authentik'
+BACKEND_NAME = plugin_settings.BACKEND_NAME
 
 
 class LoginButton:
