@@ -1,9 +1,14 @@
 """End-to-end fixtures: the test provider, real NetBox server processes and Chromium, shared by all e2e tests.
 
 One provider on a fixed port (restarted in another signing mode when a test asks), one NetBox
-server (a second one only when a selected test needs it), one browser; each test gets a fresh
-browser context. They live while the tests/e2e package runs (scope 'package'), so the rest of
-the suite runs without them and without Playwright's event loop in the main thread.
+server (a second one only when a selected test needs it), one browser. They live while the
+tests/e2e package runs (scope 'package'), so the rest of the suite runs without them and without
+Playwright's event loop in the main thread.
+
+No test sees what another left behind, whatever the order: before each test that uses a server,
+its database is recreated from a snapshot taken once the servers were ready (the servers hold no
+connection between requests: CONN_MAX_AGE is 0), the servers' cache keys in Redis are deleted,
+and the test gets a fresh browser context.
 
 A failing test leaves a screenshot, the page's HTML and every server and provider log in
 .artifacts/e2e/<test name>/.
@@ -206,13 +211,35 @@ def netbox_servers(request, e2e_run, e2e_ports, provider_slot):
 
 
 @pytest.fixture(scope='package')
-def netbox(netbox_servers):
-    return netbox_servers['a']
+def clean_snapshot(e2e_run, netbox_servers):
+    """A copy of the e2e database as the servers first saw it: users and groups prepared, nothing signed in."""
+    name = database.copy(e2e_run.database, f'{e2e_run.database}_clean')
+    yield name
+    if os.environ.get('NBA_KEEP_DB') != '1':
+        database.drop(name)
 
 
-@pytest.fixture(scope='package')
-def netbox_b(netbox_servers):
-    return netbox_servers['b']
+def restore_clean_state(e2e_run, snapshot):
+    """Recreate the e2e database from `snapshot` and delete every cache key of the e2e servers."""
+    database.copy(snapshot, e2e_run.database)
+    clear_server_cache('*')
+
+
+@pytest.fixture
+def fresh_netbox(e2e_run, netbox_servers, clean_snapshot):
+    """The servers, with their database and cache as they were before any test ran."""
+    restore_clean_state(e2e_run, clean_snapshot)
+    return netbox_servers
+
+
+@pytest.fixture
+def netbox(fresh_netbox):
+    return fresh_netbox['a']
+
+
+@pytest.fixture
+def netbox_b(fresh_netbox):
+    return fresh_netbox['b']
 
 
 @pytest.fixture

@@ -47,7 +47,8 @@ def hashed_user_id(username):
 
 
 @pytest.fixture
-def make_token(e2e_run, provider_slot):
+def make_token(e2e_run, provider_slot, netbox):
+    """Make an API token in the e2e database (after `netbox` put it back to its clean state)."""
     env = netbox_env(
         db_name=e2e_run.database,
         cache_role=SERVER_ROLE,

@@ -125,6 +125,18 @@ def clone(target, template=None):
     return target
 
 
+def copy(source, target):
+    """(Re)create database `target` as a copy of `source`, ending any connection to `source` first."""
+    with psycopg.connect(**connection_kwargs()) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()',
+            [source],
+        )
+        _drop(cursor, target)
+        cursor.execute(sql.SQL('CREATE DATABASE {} TEMPLATE {}').format(sql.Identifier(target), sql.Identifier(source)))
+    return target
+
+
 def drop(target):
     """Drop database `target` if it exists."""
     with psycopg.connect(**connection_kwargs()) as conn, conn.cursor() as cursor:
