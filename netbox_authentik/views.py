@@ -6,10 +6,14 @@ views still serve it, with a queryset NetBox's object permissions can restrict
 model: its pages are NetBox's own, registered with register_model_view.
 """
 
+import re
+
+from django.contrib import messages
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.generic import View
 from extras.ui.panels import CustomFieldsPanel, TagsPanel
 from netbox.object_actions import AddObject, BulkDelete, BulkExport, DeleteObject, EditObject
@@ -126,11 +130,34 @@ class AssociationEditView(generic.ObjectEditView):
         return obj
 
 
+def say_unlinked(request, reword):
+    """Reword NetBox's success message "Deleted … user social auth…" as the unlinking it was.
+
+    `reword(match)` gets the match of NetBox's message and returns the new text. Reading the
+    queued messages marks them used; setting `used` back keeps every message for the next page.
+    """
+    storage = messages.get_messages(request)
+    for message in storage:
+        match = DELETED.match(str(message.message))
+        if message.level == messages.SUCCESS and match:
+            message.message = reword(match)
+    storage.used = False
+
+
+# NetBox's own wording: 'Deleted {verbose_name} {object}' and 'Deleted {count} {verbose_name_plural}'.
+DELETED = re.compile(r'^Deleted (?:(?P<count>\d+) user social auths|user social auth (?P<user>.*))$')
+
+
 class AssociationDeleteView(generic.ObjectDeleteView):
     """Unlink: deletes the association row only, never the NetBox user."""
 
     queryset = linking.associations()
     template_name = 'netbox_authentik/association_delete.html'
+
+    def post(self, request, *args, **kwargs):
+        response = super().post(request, *args, **kwargs)
+        say_unlinked(request, lambda match: _('Unlinked the Authentik identity of {user}').format(user=match['user']))
+        return response
 
     def get(self, request, *args, **kwargs):
         # NetBox renders its own "Confirm Deletion" form into the modal; this page says "Unlink" throughout.
@@ -153,6 +180,17 @@ class AssociationBulkDeleteView(generic.BulkDeleteView):
     filterset = filtersets.AssociationFilterSet
     table = tables.AssociationTable
     template_name = 'netbox_authentik/association_bulk_delete.html'
+
+    def post(self, request, **kwargs):
+        response = super().post(request, **kwargs)
+        say_unlinked(request, lambda match: unlinked_count(int(match['count'])))
+        return response
+
+
+def unlinked_count(count):
+    return ngettext('Unlinked {count} Authentik identity', 'Unlinked {count} Authentik identities', count).format(
+        count=count
+    )
 
 
 # -- group mapping rules ------------------------------------------------------------------------------------

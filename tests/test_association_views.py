@@ -4,6 +4,7 @@ import re
 
 import pytest
 from core.models import ObjectType
+from django.contrib.messages import get_messages
 from social_django.models import UserSocialAuth
 from users.models import ObjectPermission, User
 
@@ -223,6 +224,8 @@ def test_unlink_asks_for_confirmation_and_keeps_the_user(client, admin, link):
     assert response.status_code == 302 and response['Location'] == LIST_URL
     assert not UserSocialAuth.objects.exists()
     assert User.objects.filter(username='alice').exists()
+    # The message on the next page says what happened, in the same word.
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ['Unlinked the Authentik identity of alice']
 
 
 def test_bulk_unlink_confirms_then_deletes_only_links(client, admin, link, bob_link):
@@ -239,6 +242,7 @@ def test_bulk_unlink_confirms_then_deletes_only_links(client, admin, link, bob_l
         BULK_DELETE_URL, {'pk': [link.pk, bob_link.pk], 'confirm': 'true', '_confirm': '1', 'return_url': LIST_URL}
     )
     assert response.status_code == 302
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ['Unlinked 2 Authentik identities']
     assert not UserSocialAuth.objects.exists()
     assert set(User.objects.filter(username__in=['alice', 'bob']).values_list('username', flat=True)) == {
         'alice',

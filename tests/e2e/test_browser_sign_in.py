@@ -65,3 +65,16 @@ def test_association_pages_list_the_new_link(idp, netbox, sign_in, netbox_db):
     listing = page.locator('main, .page-body').first
     expect(listing).to_contain_text('akadmin')
     expect(listing).to_contain_text(uid[:12])
+
+    # Unlink it in bulk: the confirmation says what happens, in one word, and the NetBox user stays.
+    page.locator('input[name="pk"]').first.check()
+    page.get_by_role('button', name='Unlink Selected').click()
+    expect(page.get_by_role('heading', name='Unlink 1 Authentik identity?')).to_be_visible()
+    expect(page.locator('#delete-form')).to_contain_text('The NetBox user stays')
+    expect(page.locator('#delete-form')).not_to_contain_text('Delet')
+    page.screenshot(path=SCREENS / 'associations-bulk-unlink.png', full_page=True)
+    page.get_by_role('button', name='Unlink 1 identity').click()
+    toast = page.locator('.toast', has_text='Unlinked 1 Authentik identity')
+    expect(toast).to_have_css('opacity', '1')  # faded in, for the screenshot
+    page.screenshot(path=SCREENS / 'associations-unlinked.png')
+    assert netbox_db.user('akadmin')['links'] == []
