@@ -15,7 +15,7 @@ from social_core.exceptions import SocialAuthBaseException
 
 from . import guards, logsafe, nonces, startup
 from .claims import USED_CLAIMS, AuthentikClaimsMixin  # noqa: F401  (USED_CLAIMS: public name)
-from .errors import AuthentikError
+from .errors import AuthentikError, describe
 from .metadata import CACHE_PREFIX  # noqa: F401  (public name, shared by the plugin's cache entries)
 from .pipeline import resolve_pipeline
 from .provider import WELL_KNOWN, AuthentikProviderMixin, normalize_endpoint  # noqa: F401  (public names)
@@ -60,7 +60,7 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
         except SocialAuthBaseException as error:
             # NetBox shows the person only a generic message, so the reason (never a token) goes to the log.
             # It may quote the callback's error_description: escaped, so it cannot forge a log line.
-            logger.warning('Sign-in through Authentik rejected: %s', logsafe.safe(error))
+            logger.warning('Sign-in through Authentik rejected: %s', logsafe.safe(describe(error)))
             raise
         except Exception as error:
             logger.exception('Sign-in through Authentik failed unexpectedly: %s', type(error).__name__)
