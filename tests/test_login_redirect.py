@@ -113,6 +113,22 @@ def test_authentik_unreachable_shows_local_form_with_a_message(client, authentik
     assert any('could not reach Authentik' in message for message in toast_messages(page))
 
 
+def test_backend_not_configured_shows_the_local_form_and_says_why_in_the_log(
+    client, authentik, login_redirect, monkeypatch, caplog
+):
+    # social-core 5 raises MissingBackend, social-core 7 a configuration error: the same log line for both.
+    monkeypatch.setattr('social_core.backends.utils.BACKENDSCACHE', {})
+    with override_settings(AUTHENTICATION_BACKENDS=['netbox.authentication.ObjectPermissionBackend']):
+        page = client.get('/login/')
+
+    assert page.status_code == 200
+    assert LOCAL_FORM in page.content.decode()
+    assert 'login_redirect is on, but the authentik backend is not in REMOTE_AUTH_BACKEND' in caplog.text
+    # Not mistaken for an Authentik that is down.
+    assert 'could not start' not in caplog.text
+    assert not any('could not reach Authentik' in message for message in toast_messages(page))
+
+
 def test_login_page_after_logout_shows_the_message_instead_of_signing_in_again(client, authentik, login_redirect):
     sign_in(client, authentik)
     cache.clear()
