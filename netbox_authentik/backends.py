@@ -72,6 +72,18 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
         """Store the sign-in's nonce with its time; rows no sign-in can use any more are deleted (nonces.py)."""
         return nonces.store_nonce(self, url, state)
 
+    def allow_unverified_legacy_uid_migration(self, old_id_key, id_key):
+        """Whether a link without a recorded id key is this identity's `sub` link (asked by social-core 7 only).
+
+        social-auth-app-django 8 records which claim a link's uid came from (`id_key`), and leaves links made
+        before it, or by the plugin (authentik_link, SCIM, the link pages), without one. social-core 7 then
+        refuses their sign-in unless the backend vouches for them. This backend has only ever stored the
+        id_token's `sub` as uid, so it vouches while ID_KEY is not set; the setting
+        SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION decides instead where an admin sets it.
+        """
+        default = old_id_key == '' and id_key == self.id_key() == 'sub' and not self.setting('ID_KEY')
+        return bool(self.setting('ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION', default))
+
     def pipeline(self, pipeline, pipeline_index=0, *args, **kwargs):
         """Run the sign-in pipeline in one transaction, serialised per Authentik identity."""
         # Django's authenticate() runs this on a fresh instance; the verified id_token is on kwargs['backend'].
