@@ -38,6 +38,8 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
     PKCE_DEFAULT_CODE_CHALLENGE_METHOD = 'S256'
     # The access token is of no use to NetBox after sign-in; the id_token is kept as logout hint.
     EXTRA_DATA = ['id_token', ('sub', 'id')]
+    # social-core 7 expires a pending sign-in's state after this; as long as its nonce lives (nonces.py).
+    STATE_LIFETIME = nonces.NONCE_LIFETIME
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -8,12 +8,16 @@ NONCE_LIFETIME, and keeps only the newest few of the same browser session, which
 `secret` column (social-core never reads a nonce row's secret; social-core 5 reuses the session's state
 for every start, social-core 7 makes a new one each time, so the state cannot tell a browser's rows).
 `netbox authentik_cleanup` removes the rest.
+
+social-core 7 also writes a row per start into social_django's Nonce table (each state is used once);
+a new start deletes those of this backend past NONCE_LIFETIME and those of the browser's deleted
+sign-ins, so they are bounded the same way. (social-auth-app-django 8's `clearsocial` deletes them too.)
 """
 
 import base64
 import time
 
-from django.db.models import F
+from django.db.models import F, Q
 from social_core.backends.open_id_connect import OpenIdConnectAssociation
 
 # Long enough for a person at Authentik's login page (password reset, MFA enrolment included).
@@ -58,8 +62,22 @@ def store_nonce(backend, url, state):
         server_url=url, secret=base64.encodebytes(browser.encode()).decode()
     )
     newest = list(same_browser.order_by('-id').values_list('id', flat=True)[:PENDING_PER_BROWSER])
-    same_browser.exclude(id__in=newest).delete()
+    older = same_browser.exclude(id__in=newest)
+    _delete_state_rows(backend, issued, list(older.values_list('assoc_type', flat=True)), keep=state)
+    older.delete()
     return nonce
+
+
+def _delete_state_rows(backend, issued, states, keep):
+    """Delete social-core 7's used-once state rows of this backend: expired ones and those of `states`, not `keep`."""
+    # social-core 7 keeps them under the scope _nonce_scope() names; social-core 5 has neither.
+    scope = getattr(backend, '_nonce_scope', None)
+    if not callable(scope):
+        return
+    from social_django.models import Nonce
+
+    rows = Nonce.objects.filter(server_url=scope()).exclude(salt=keep or '')
+    rows.filter(Q(timestamp__lt=issued - NONCE_LIFETIME) | Q(salt__in=[state for state in states if state])).delete()
 
 
 def _browser_name(strategy):

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client, override_settings
-from social_django.models import Association
+from social_django.models import Association, Nonce
 from users.constants import TOKEN_PREFIX
 from users.models import Token
 
@@ -22,6 +22,7 @@ from tests.fake_authentik import (
     AUTHORIZE_URL,
     CLIENT_ID,
     DISCOVERY_URL,
+    STRUCTURED_ERRORS,
     authentik_claims,
     authorize,
     complete_sign_in,
@@ -239,10 +240,20 @@ def nonce_rows():
     return Association.objects.filter(server_url=AUTHORIZE_URL).count()
 
 
+def state_rows():
+    """social-core 7's used-once state rows (social_django's Nonce table); social-core 5 writes none."""
+    return Nonce.objects.count()
+
+
+# One state row per pending sign-in with social-core 7, none with social-core 5.
+STATE_ROWS_PER_SIGN_IN = 1 if STRUCTURED_ERRORS else 0
+
+
 def test_visits_of_one_browser_keep_a_bounded_number_of_nonce_rows(client, authentik, login_redirect):
     for _visit in range(50):
         authorize_query(client.get('/login/'))
     assert nonce_rows() == nonces.PENDING_PER_BROWSER
+    assert state_rows() == nonces.PENDING_PER_BROWSER * STATE_ROWS_PER_SIGN_IN
 
 
 def test_newest_pending_sign_in_of_the_browser_still_completes(client, authentik, login_redirect):
@@ -257,12 +268,14 @@ def test_nonce_rows_of_visitors_without_cookies_expire(authentik, login_redirect
     for _visitor in range(50):
         authorize_query(Client().get('/login/'))
     assert nonce_rows() == 50
+    assert state_rows() == 50 * STATE_ROWS_PER_SIGN_IN
     later = nonces.now() + nonces.NONCE_LIFETIME + 1
     monkeypatch.setattr(nonces, 'now', lambda: later)
 
     authorize_query(Client().get('/login/'))
 
     assert nonce_rows() == 1
+    assert state_rows() == STATE_ROWS_PER_SIGN_IN
 
 
 def test_visit_while_authentik_is_down_stores_no_nonce(client, authentik, login_redirect):
