@@ -38,12 +38,12 @@ class TokenError(_TokenFailure):
     Its reason goes to the log only; NetBox's login page shows its generic single sign-on message.
     """
 
-    # social-core 7 reads these; older versions ignore them.
+    # social-core 7 reads the code (its REASONS name the codes); older versions ignore it.
     default_code = 'invalid_claim'
 
-    def __init__(self, backend, reason):
+    def __init__(self, backend, reason, code=None):
         if STRUCTURED:
-            super().__init__(backend, reason, stage='token_validation')
+            super().__init__(backend, reason, code=code, stage='token_validation')
         else:
             super().__init__(backend, reason)
 

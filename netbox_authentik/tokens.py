@@ -146,13 +146,13 @@ class TokenVerificationMixin:
         try:
             claims, algorithm = self.decode_signed_jwt(id_token, ['iss', 'sub', 'aud', 'exp', 'iat'])
         except MalformedTokenError as error:
-            raise TokenError(self, 'malformed id_token') from error
+            raise TokenError(self, 'malformed id_token', code='malformed_response') from error
         except jwt.InvalidAlgorithmError as error:
-            raise TokenError(self, 'id_token algorithm not allowed') from error
+            raise TokenError(self, 'id_token algorithm not allowed', code='invalid_signature') from error
         except jwt.ExpiredSignatureError as error:
-            raise TokenError(self, 'Signature has expired') from error
+            raise TokenError(self, 'Signature has expired', code='response_expired') from error
         except jwt.PyJWTError as error:
-            raise TokenError(self, str(error)) from error
+            raise TokenError(self, str(error), code=_jwt_error_code(error)) from error
         client_id, _secret = self.get_key_and_secret()
         self.validate_authorized_party(claims, client_id)
         if 'at_hash' in claims and claims['at_hash'] != self.calc_at_hash(access_token, algorithm):
@@ -176,6 +176,17 @@ class TokenVerificationMixin:
             return jwt.PyJWK(jwk, algorithm=algorithm).key
         except jwt.PyJWTError as error:
             raise TokenError(self, 'unusable signing key') from error
+
+
+def _jwt_error_code(error):
+    """social-core 7's code for a PyJWT refusal (read by its error middleware; ignored by social-core 5)."""
+    if isinstance(error, jwt.InvalidSignatureError):
+        return 'invalid_signature'
+    if isinstance(error, jwt.ImmatureSignatureError):
+        return 'response_not_yet_valid'
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return 'missing_claim'
+    return 'invalid_claim'
 
 
 def _signing_key_change_reason(algorithm, error):

@@ -16,7 +16,10 @@ import responses
 from django.contrib.auth import get_user_model
 from django.test import Client
 from social_django.models import UserSocialAuth
+from social_django.utils import load_strategy
 
+from netbox_authentik.backends import AuthentikOIDCAuth
+from netbox_authentik.errors import TokenError
 from tests.fake_authentik import (
     BASE,
     CLIENT_SECRET,
@@ -26,6 +29,7 @@ from tests.fake_authentik import (
     NETBOX_SSO_FAILED,
     SIGN_IN_LOGGERS,
     SLUG,
+    STRUCTURED_ERRORS,
     TOKEN_URL,
     FakeAuthentik,
     authentik_claims,
@@ -270,6 +274,25 @@ def test_expired_token_is_rejected(client, authentik, log):
 
     assert_rejected(client, response)
     assert rejection_logged(backend_lines(log), 'Signature has expired')
+
+
+@pytest.mark.skipif(not STRUCTURED_ERRORS, reason="social-core 5's exceptions carry no code")
+@pytest.mark.parametrize(
+    'overrides, code',
+    [
+        ({'iat': int(time.time()) - 3660, 'exp': int(time.time()) - 3600}, 'response_expired'),
+        ({'iat': int(time.time()) + 300}, 'response_not_yet_valid'),
+        ({'iss': 'https://evil.example.com/'}, 'invalid_claim'),
+        ({'iat': ...}, 'missing_claim'),
+    ],
+    ids=['expired', 'future', 'issuer', 'no iat'],
+)
+def test_refused_id_token_carries_the_code_social_core_7_would_give(authentik, overrides, code):
+    # social-auth-app-django 8's error middleware picks its status and log level by this code.
+    backend = AuthentikOIDCAuth(load_strategy())
+    with pytest.raises(TokenError) as refused:
+        backend.decode_and_validate_id_token(authentik.sign({**authentik_claims('alice'), **overrides}), 'access')
+    assert refused.value.code == code
 
 
 def test_token_issued_in_the_future_beyond_leeway_is_rejected(client, authentik, log):
