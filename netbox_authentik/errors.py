@@ -8,15 +8,15 @@ AuthConnectionError and MissingBackend are gone. Everything else in the plugin u
 from django.utils.translation import gettext as _
 from social_core.exceptions import AuthException, SocialAuthBaseException
 
-try:  # social-core 5 and 6
+try:  # social-core 5
     from social_core.exceptions import AuthTokenError as _TokenFailure
     from social_core.exceptions import MissingBackend as _MissingBackend
-except ImportError:  # social-core 7 and later
+except ImportError:  # social-core 7 (6.1 and 6.2 have the same exceptions, untested)
     from social_core.exceptions import AuthResponseError as _TokenFailure
 
     _MissingBackend = None
 
-# True with social-core 7 and later: exceptions take code=/stage= and keep their reason in `detail`.
+# True with social-core 7: exceptions take code=/stage= and keep their reason in `detail`.
 STRUCTURED = _MissingBackend is None
 
 
