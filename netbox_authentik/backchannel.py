@@ -15,8 +15,9 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from social_core.exceptions import MissingBackend, SocialAuthBaseException
+from social_core.exceptions import SocialAuthBaseException
 
+from .errors import BackendNotConfiguredError
 from .logsafe import safe
 from .provider import authentik_backend
 from .sessions import end_authentik_sessions
@@ -47,7 +48,7 @@ class BackchannelLogoutView(View):
             # The reason only, never the token: it names a person and a session.
             logger.warning('Refused an Authentik back-channel logout: %s', safe(error))
             return _error(400, 'invalid_request', str(error))
-        except MissingBackend:
+        except BackendNotConfiguredError:
             logger.error('Back-channel logout received, but the authentik backend is not in REMOTE_AUTH_BACKEND')
             return _error(400, 'invalid_request', 'Sign-in through Authentik is not configured')
         except SocialAuthBaseException as error:

@@ -15,7 +15,7 @@ from social_core.exceptions import SocialAuthBaseException
 
 from . import guards, logsafe, nonces, startup
 from .claims import USED_CLAIMS, AuthentikClaimsMixin  # noqa: F401  (USED_CLAIMS: public name)
-from .errors import AuthentikError
+from .errors import AuthentikError, describe
 from .metadata import CACHE_PREFIX  # noqa: F401  (public name, shared by the plugin's cache entries)
 from .pipeline import resolve_pipeline
 from .provider import WELL_KNOWN, AuthentikProviderMixin, normalize_endpoint  # noqa: F401  (public names)
@@ -38,6 +38,8 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
     PKCE_DEFAULT_CODE_CHALLENGE_METHOD = 'S256'
     # The access token is of no use to NetBox after sign-in; the id_token is kept as logout hint.
     EXTRA_DATA = ['id_token', ('sub', 'id')]
+    # social-core 7 expires a pending sign-in's state after this; as long as its nonce lives (nonces.py).
+    STATE_LIFETIME = nonces.NONCE_LIFETIME
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,7 +62,7 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
         except SocialAuthBaseException as error:
             # NetBox shows the person only a generic message, so the reason (never a token) goes to the log.
             # It may quote the callback's error_description: escaped, so it cannot forge a log line.
-            logger.warning('Sign-in through Authentik rejected: %s', logsafe.safe(error))
+            logger.warning('Sign-in through Authentik rejected: %s', logsafe.safe(describe(error)))
             raise
         except Exception as error:
             logger.exception('Sign-in through Authentik failed unexpectedly: %s', type(error).__name__)
@@ -71,6 +73,18 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
     def get_and_store_nonce(self, url, state):
         """Store the sign-in's nonce with its time; rows no sign-in can use any more are deleted (nonces.py)."""
         return nonces.store_nonce(self, url, state)
+
+    def allow_unverified_legacy_uid_migration(self, old_id_key, id_key):
+        """Whether a link without a recorded id key is this identity's `sub` link (asked by social-core 7 only).
+
+        social-auth-app-django 8 records which claim a link's uid came from (`id_key`), and leaves links made
+        before it, or by the plugin (authentik_link, SCIM, the link pages), without one. social-core 7 then
+        refuses their sign-in unless the backend vouches for them. This backend has only ever stored the
+        id_token's `sub` as uid, so it vouches while ID_KEY is not set; the setting
+        SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION decides instead where an admin sets it.
+        """
+        default = old_id_key == '' and id_key == self.id_key() == 'sub' and not self.setting('ID_KEY')
+        return bool(self.setting('ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION', default))
 
     def pipeline(self, pipeline, pipeline_index=0, *args, **kwargs):
         """Run the sign-in pipeline in one transaction, serialised per Authentik identity."""

@@ -2,9 +2,8 @@
 
 import logging
 
-from social_core.exceptions import AuthTokenError
-
 from . import settings as plugin_settings
+from .errors import TokenError
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ class AuthentikClaimsMixin:
         userinfo = self.get_json(self.userinfo_url(), headers={'Authorization': f'Bearer {access_token}'})
         if not isinstance(userinfo, dict) or userinfo.get('sub') != claims.get('sub'):
             logger.error("Authentik's userinfo answer does not belong to the id_token's subject")
-            raise AuthTokenError(self, 'Invalid UserInfo sub')
+            raise TokenError(self, 'Invalid UserInfo sub')
         return {**claims, **userinfo}
 
     def claim(self, response, name):

@@ -21,11 +21,12 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from social_core.actions import do_auth
-from social_core.exceptions import MissingBackend, SocialAuthBaseException
+from social_core.exceptions import SocialAuthBaseException
 from social_django.models import UserSocialAuth
 from social_django.views import NAMESPACE as SOCIAL_NAMESPACE
 
 from . import settings as plugin_settings
+from .errors import BackendNotConfiguredError, describe
 from .logsafe import safe
 from .metadata import cache_key
 from .provider import BACKEND_NAME, authentik_backend
@@ -110,7 +111,7 @@ class AuthentikLogoutMiddleware:
         try:
             url = authentik_logout_url(request, id_token_hint, state)
         except SocialAuthBaseException as error:
-            logger.warning('Logout ended the NetBox session only: %s', safe(error))
+            logger.warning('Logout ended the NetBox session only: %s', safe(describe(error)))
             url = None
         except Exception:
             logger.exception('Logout ended the NetBox session only: building the Authentik logout URL failed')
@@ -231,13 +232,14 @@ def begin_authentik_sign_in(request):
             _unreachable_message(request)
             return None
         response = do_auth(backend, redirect_name=REDIRECT_FIELD_NAME, user=request.user)
-    except MissingBackend:
+    except BackendNotConfiguredError:
         logger.error('login_redirect is on, but the authentik backend is not in REMOTE_AUTH_BACKEND')
         return None
     except Exception as error:
         if isinstance(error, SocialAuthBaseException):
             logger.warning(
-                'login_redirect: showing the local login form, the Authentik sign-in could not start: %s', safe(error)
+                'login_redirect: showing the local login form, the Authentik sign-in could not start: %s',
+                safe(describe(error)),
             )
         else:
             logger.exception('login_redirect: showing the local login form, the Authentik sign-in failed to start')

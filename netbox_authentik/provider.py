@@ -7,11 +7,11 @@ import logging
 import requests
 from django.core.cache import cache
 from django.utils.translation import gettext as _
-from social_core.exceptions import AuthConnectionError
+from social_core.exceptions import SocialAuthBaseException
 
 from . import logsafe, metadata
 from . import settings as plugin_settings
-from .errors import AuthentikError
+from .errors import AuthentikError, BackendNotConfiguredError, is_missing_backend
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +39,15 @@ def normalize_endpoint(endpoint, slug=None):
 
 
 def authentik_backend(request, redirect_uri=None):
-    """Return the configured authentik backend for this request (raises MissingBackend if not configured)."""
+    """Return the configured authentik backend for this request (BackendNotConfiguredError if it is not)."""
     from social_django.utils import load_strategy
 
-    return load_strategy(request).get_backend(BACKEND_NAME, redirect_uri=redirect_uri)
+    try:
+        return load_strategy(request).get_backend(BACKEND_NAME, redirect_uri=redirect_uri)
+    except SocialAuthBaseException as error:
+        if is_missing_backend(error):
+            raise BackendNotConfiguredError() from error
+        raise
 
 
 class AuthentikProviderMixin:
@@ -130,15 +135,25 @@ class AuthentikProviderMixin:
         timeout = timeout or plugin_settings.get('http_timeout')
         try:
             return super().request(url, timeout=timeout, **kwargs)
-        except (AuthConnectionError, requests.ConnectionError, requests.Timeout) as error:
+        except SocialAuthBaseException as error:
+            # social-core wraps what requests raised (5: a connection error; 7: every failure, HTTP errors too).
+            failure = error.__cause__
+            if not isinstance(failure, requests.RequestException):
+                raise
+        except requests.RequestException as error:
+            failure = error
+        raise self._request_failure(endpoint_name, url, failure) from failure
+
+    def _request_failure(self, endpoint_name, url, error):
+        """The AuthentikError for a failed request to Authentik, logged."""
+        if isinstance(error, requests.ConnectionError | requests.Timeout):
             cause = 'timed out' if _is_timeout(error) else 'connection failed'
             logger.error('Authentik %s endpoint %s: %s', endpoint_name, logsafe.safe(url), cause)
-            raise _retryable(AuthentikError(self, _('Authentik could not be reached. Try again later.'))) from error
-        except requests.HTTPError as error:
-            raise http_failure(self, endpoint_name, url, error.response) from error
-        except requests.RequestException as error:
-            logger.error('Authentik %s endpoint %s: %s', endpoint_name, logsafe.safe(url), type(error).__name__)
-            raise AuthentikError(self, _('Authentik could not be reached. Try again later.')) from error
+            return _retryable(AuthentikError(self, _('Authentik could not be reached. Try again later.')))
+        if isinstance(error, requests.HTTPError) and error.response is not None:
+            return http_failure(self, endpoint_name, url, error.response)
+        logger.error('Authentik %s endpoint %s: %s', endpoint_name, logsafe.safe(url), type(error).__name__)
+        return AuthentikError(self, _('Authentik could not be reached. Try again later.'))
 
     def get_json(self, url, *args, **kwargs):
         response = self.request(url, *args, **kwargs) if args else self.request(url, **kwargs)

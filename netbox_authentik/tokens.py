@@ -16,10 +16,10 @@ import time
 import jwt
 from django.core.cache import cache
 from django.utils.translation import gettext as _
-from social_core.exceptions import AuthTokenError, SocialAuthBaseException
+from social_core.exceptions import SocialAuthBaseException
 
 from . import settings as plugin_settings
-from .errors import AuthentikError
+from .errors import AuthentikError, TokenError
 from .metadata import CACHE_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -48,8 +48,10 @@ class MalformedTokenError(jwt.DecodeError):
     """A token that is not a JWT at all (its header cannot be read)."""
 
 
-class UnknownSigningKeyError(AuthTokenError):
+class UnknownSigningKeyError(TokenError):
     """A token whose kid (or key type) matches no key in Authentik's JWKS."""
+
+    default_code = 'invalid_signature'
 
 
 class TokenVerificationMixin:
@@ -87,7 +89,7 @@ class TokenVerificationMixin:
         except Exception as error:
             reason = str(error) if isinstance(error, RefusedJWEError) else type(error).__name__
             logger.error('Decrypting the Authentik id_token failed: %s', reason)
-            raise AuthTokenError(self, 'id_token could not be decrypted') from error
+            raise TokenError(self, 'id_token could not be decrypted') from error
 
     def decode_signed_jwt(self, token, required_claims):
         """Verify a token Authentik signed (id_token or logout_token); return (claims, algorithm).
@@ -96,7 +98,7 @@ class TokenVerificationMixin:
         (never `none`, never HMAC where Authentik signs with a key), the matching key, then
         signature, `iss` (discovery's issuer, exactly), `aud` (the client id) and times.
         A token the cached metadata cannot verify is checked once more after refresh_metadata().
-        Raises MalformedTokenError, jwt.InvalidAlgorithmError, AuthTokenError (decryption,
+        Raises MalformedTokenError, jwt.InvalidAlgorithmError, TokenError (decryption,
         unknown key) or another jwt.PyJWTError.
         """
         token = self.decrypt_id_token(token)
@@ -144,17 +146,17 @@ class TokenVerificationMixin:
         try:
             claims, algorithm = self.decode_signed_jwt(id_token, ['iss', 'sub', 'aud', 'exp', 'iat'])
         except MalformedTokenError as error:
-            raise AuthTokenError(self, 'malformed id_token') from error
+            raise TokenError(self, 'malformed id_token', code='malformed_response') from error
         except jwt.InvalidAlgorithmError as error:
-            raise AuthTokenError(self, 'id_token algorithm not allowed') from error
+            raise TokenError(self, 'id_token algorithm not allowed', code='invalid_signature') from error
         except jwt.ExpiredSignatureError as error:
-            raise AuthTokenError(self, 'Signature has expired') from error
+            raise TokenError(self, 'Signature has expired', code='response_expired') from error
         except jwt.PyJWTError as error:
-            raise AuthTokenError(self, str(error)) from error
+            raise TokenError(self, str(error), code=_jwt_error_code(error)) from error
         client_id, _secret = self.get_key_and_secret()
         self.validate_authorized_party(claims, client_id)
         if 'at_hash' in claims and claims['at_hash'] != self.calc_at_hash(access_token, algorithm):
-            raise AuthTokenError(self, 'Invalid access token')
+            raise TokenError(self, 'Invalid access token')
         return claims
 
     def verification_key(self, id_token, header):
@@ -165,7 +167,7 @@ class TokenVerificationMixin:
             _client_id, secret = self.get_key_and_secret()
             if not secret:
                 # An empty key would let anyone sign a token.
-                raise AuthTokenError(self, 'HS id_token but no client secret configured')
+                raise TokenError(self, 'HS id_token but no client secret configured')
             return secret.encode()
         jwk = _find_jwk(self.get_jwks_keys(), header.get('kid'), algorithm)
         if jwk is None:
@@ -173,7 +175,18 @@ class TokenVerificationMixin:
         try:
             return jwt.PyJWK(jwk, algorithm=algorithm).key
         except jwt.PyJWTError as error:
-            raise AuthTokenError(self, 'unusable signing key') from error
+            raise TokenError(self, 'unusable signing key') from error
+
+
+def _jwt_error_code(error):
+    """social-core 7's code for a PyJWT refusal (read by its error middleware; ignored by social-core 5)."""
+    if isinstance(error, jwt.InvalidSignatureError):
+        return 'invalid_signature'
+    if isinstance(error, jwt.ImmatureSignatureError):
+        return 'response_not_yet_valid'
+    if isinstance(error, jwt.MissingRequiredClaimError):
+        return 'missing_claim'
+    return 'invalid_claim'
 
 
 def _signing_key_change_reason(algorithm, error):
@@ -269,7 +282,7 @@ def validate_logout_token(backend, logout_token):
         raise LogoutTokenError(
             f'logout_token is signed with {error.args[0]!r}, which Authentik does not advertise'
         ) from error
-    except AuthTokenError as error:
+    except TokenError as error:
         raise LogoutTokenError('logout_token is signed with an unknown key') from error
     except jwt.MissingRequiredClaimError as error:
         raise LogoutTokenError(f'logout_token has no {error.claim} claim') from error

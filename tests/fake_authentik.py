@@ -19,6 +19,8 @@ import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from netbox_authentik.errors import STRUCTURED as STRUCTURED_ERRORS
+
 BASE = 'https://authentik.example.com'
 SLUG = 'netbox'
 ISSUER = f'{BASE}/application/o/{SLUG}/'
@@ -280,6 +282,17 @@ def _body_text(request):
 
 # NetBox 4.7's SocialAuthExceptionMiddleware shows this for every SSO exception, whatever its text.
 NETBOX_SSO_FAILED = 'Single sign-on failed. Please try again or contact your administrator.'
+REJECTED = 'Sign-in through Authentik rejected: '
+
+
+def rejection_logged(lines, reason):
+    """Whether the backend logged a rejected sign-in for this token or userinfo `reason`.
+
+    social-core 5 words it 'Token error: <reason>'; social-core 7 gives its generic text, then '(<reason>)'.
+    """
+    if STRUCTURED_ERRORS:
+        return any(line.startswith(REJECTED) and line.endswith(f' ({reason})') for line in lines)
+    return f'{REJECTED}Token error: {reason}' in lines
 
 
 def login_page_messages(client, response):

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 
 from tests.fake_authentik import (
     BACKCHANNEL_LOGOUT_EVENT,
@@ -249,3 +249,19 @@ def test_logout_token_is_decoded_like_authentik_sends_it(authentik):
     """Guard for the helper above: a logout_token carries no exp and no nonce, as Authentik's does."""
     claims = jwt.decode(authentik.sign(logout_token_claims(sub=ALICE_SUB)), options={'verify_signature': False})
     assert set(claims) == {'iss', 'aud', 'iat', 'jti', 'events', 'sub'}
+
+
+# -- the backend not configured ------------------------------------------------------------------------
+
+
+def test_logout_token_while_the_backend_is_not_configured_is_refused_as_a_configuration_problem(
+    authentik, monkeypatch, caplog
+):
+    # social-core 5 raises MissingBackend here, social-core 7 a configuration error: both mean "not configured",
+    # never "Authentik metadata unavailable" (503), which would make Authentik retry.
+    monkeypatch.setattr('social_core.backends.utils.BACKENDSCACHE', {})
+    with override_settings(AUTHENTICATION_BACKENDS=['netbox.authentication.ObjectPermissionBackend']):
+        response = post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB)))
+
+    assert assert_refused(response) == 'Sign-in through Authentik is not configured'
+    assert 'Back-channel logout received, but the authentik backend is not in REMOTE_AUTH_BACKEND' in caplog.text

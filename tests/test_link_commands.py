@@ -5,7 +5,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from social_django.models import UserSocialAuth
+from social_django.utils import load_strategy
 from users.models import User
+
+from netbox_authentik.backends import AuthentikOIDCAuth
+from tests.fake_authentik import authentik_claims, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -46,6 +50,36 @@ def test_links_one_user(alice):
     out, _err = run('authentik_link', '--user', 'alice', '--uid', SUB)
     assert links() == {('authentik', SUB, 'alice')}
     assert f"Linked NetBox user 'alice' to authentik identity {SUB}." in out
+
+
+def test_linked_user_signs_in_as_that_user(alice, client, authentik):
+    # A link made by hand has no sign-in's extra_data; social-auth-app-django 8 also gives it no id_key.
+    sub = authentik_claims('alice-in-authentik')['sub']
+    run('authentik_link', '--user', 'alice', '--uid', sub)
+
+    sign_in(client, authentik, 'alice-in-authentik')
+
+    assert client.get('/').context['request'].user == alice
+    assert links() == {('authentik', sub, 'alice')}
+
+
+@pytest.mark.parametrize(
+    'old_id_key, settings_, vouched',
+    [
+        ('', {}, True),
+        # A uid recorded under another claim is not a sub.
+        ('preferred_username', {}, False),
+        # With ID_KEY set, the backend cannot tell what an unkeyed uid holds.
+        ('', {'SOCIAL_AUTH_AUTHENTIK_ID_KEY': 'sub'}, False),
+        ('', {'SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION': False}, False),
+        ('preferred_username', {'SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION': True}, True),
+    ],
+)
+def test_backend_vouches_only_for_unkeyed_links_as_sub_links(settings, old_id_key, settings_, vouched):
+    for name, value in settings_.items():
+        setattr(settings, name, value)
+    backend = AuthentikOIDCAuth(load_strategy())
+    assert backend.allow_unverified_legacy_uid_migration(old_id_key, 'sub') is vouched
 
 
 def test_links_one_user_under_another_provider(alice):

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client, override_settings
-from social_django.models import Association
+from social_django.models import Association, Nonce
 from users.constants import TOKEN_PREFIX
 from users.models import Token
 
@@ -22,6 +22,7 @@ from tests.fake_authentik import (
     AUTHORIZE_URL,
     CLIENT_ID,
     DISCOVERY_URL,
+    STRUCTURED_ERRORS,
     authentik_claims,
     authorize,
     complete_sign_in,
@@ -111,6 +112,22 @@ def test_authentik_unreachable_shows_local_form_with_a_message(client, authentik
     assert page.status_code == 200
     assert LOCAL_FORM in page.content.decode()
     assert any('could not reach Authentik' in message for message in toast_messages(page))
+
+
+def test_backend_not_configured_shows_the_local_form_and_says_why_in_the_log(
+    client, authentik, login_redirect, monkeypatch, caplog
+):
+    # social-core 5 raises MissingBackend, social-core 7 a configuration error: the same log line for both.
+    monkeypatch.setattr('social_core.backends.utils.BACKENDSCACHE', {})
+    with override_settings(AUTHENTICATION_BACKENDS=['netbox.authentication.ObjectPermissionBackend']):
+        page = client.get('/login/')
+
+    assert page.status_code == 200
+    assert LOCAL_FORM in page.content.decode()
+    assert 'login_redirect is on, but the authentik backend is not in REMOTE_AUTH_BACKEND' in caplog.text
+    # Not mistaken for an Authentik that is down.
+    assert 'could not start' not in caplog.text
+    assert not any('could not reach Authentik' in message for message in toast_messages(page))
 
 
 def test_login_page_after_logout_shows_the_message_instead_of_signing_in_again(client, authentik, login_redirect):
@@ -223,10 +240,20 @@ def nonce_rows():
     return Association.objects.filter(server_url=AUTHORIZE_URL).count()
 
 
+def state_rows():
+    """social-core 7's used-once state rows (social_django's Nonce table); social-core 5 writes none."""
+    return Nonce.objects.count()
+
+
+# One state row per pending sign-in with social-core 7, none with social-core 5.
+STATE_ROWS_PER_SIGN_IN = 1 if STRUCTURED_ERRORS else 0
+
+
 def test_visits_of_one_browser_keep_a_bounded_number_of_nonce_rows(client, authentik, login_redirect):
     for _visit in range(50):
         authorize_query(client.get('/login/'))
     assert nonce_rows() == nonces.PENDING_PER_BROWSER
+    assert state_rows() == nonces.PENDING_PER_BROWSER * STATE_ROWS_PER_SIGN_IN
 
 
 def test_newest_pending_sign_in_of_the_browser_still_completes(client, authentik, login_redirect):
@@ -241,12 +268,14 @@ def test_nonce_rows_of_visitors_without_cookies_expire(authentik, login_redirect
     for _visitor in range(50):
         authorize_query(Client().get('/login/'))
     assert nonce_rows() == 50
+    assert state_rows() == 50 * STATE_ROWS_PER_SIGN_IN
     later = nonces.now() + nonces.NONCE_LIFETIME + 1
     monkeypatch.setattr(nonces, 'now', lambda: later)
 
     authorize_query(Client().get('/login/'))
 
     assert nonce_rows() == 1
+    assert state_rows() == STATE_ROWS_PER_SIGN_IN
 
 
 def test_visit_while_authentik_is_down_stores_no_nonce(client, authentik, login_redirect):
