@@ -95,6 +95,9 @@ class AssociationForm(forms.ModelForm):
         )
         for field, message in problems.items():
             self.add_error(None if field == '__all__' else field, message)
+        if self.instance.pk is None:
+            for name, value in linking.link_key(self.cleaned_data.get('provider')).items():
+                setattr(self.instance, name, value)
         return self.cleaned_data
 
 

@@ -61,7 +61,7 @@ def plan_links(rows, default_provider, allow_second_identity=False):
             if problems.get('user'):
                 row.problems.append(problems['user'].rstrip('.') + '; --allow-second-identity links it anyway')
                 continue
-            new_links.append(UserSocialAuth(user=user, provider=provider, uid=uid))
+            new_links.append(UserSocialAuth(user=user, provider=provider, uid=uid, **linking.link_key(provider)))
         elif existing.user_id == user.pk:
             unchanged.append(existing)
         else:

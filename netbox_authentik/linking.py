@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, OuterRef, Subquery
@@ -64,6 +65,24 @@ def uid_max_length():
 
 def provider_max_length():
     return UserSocialAuth._meta.get_field('provider').max_length
+
+
+def link_key(provider):
+    """The fields that say which claim a new link's uid holds, for UserSocialAuth(..., **link_key(provider)).
+
+    social-auth-app-django 8 records it in `id_key` (earlier versions have no such column). A link this
+    plugin makes for its own backend holds the id_token's `sub`, the claim the backend signs in with, so
+    it says so, and signs in without the backend vouching for an unkeyed link (backends.py). With
+    SOCIAL_AUTH_AUTHENTIK_ID_KEY (or SOCIAL_AUTH_ID_KEY) set, or for another provider, the claim is not
+    this plugin's to know: the link stays unkeyed, as links made before that version are.
+    """
+    if provider != PROVIDER or not any(field.name == 'id_key' for field in UserSocialAuth._meta.get_fields()):
+        return {}
+    if getattr(django_settings, f'SOCIAL_AUTH_{PROVIDER.upper()}_ID_KEY', None) or getattr(
+        django_settings, 'SOCIAL_AUTH_ID_KEY', None
+    ):
+        return {}
+    return {'id_key': 'sub'}
 
 
 def existing_link(provider, uid, exclude_pk=None):

@@ -19,7 +19,7 @@ from social_django.models import UserSocialAuth
 from . import mapping_rules
 from . import settings as plugin_settings
 from .group_sync import apply_authentik_groups
-from .linking import PROVIDER
+from .linking import PROVIDER, link_key
 from .logsafe import safe
 from .models import AuthentikGroup
 from .scim_protocol import GROUP_SCHEMA, USER_SCHEMA, ScimError, bad_value
@@ -181,7 +181,9 @@ def create_user(fields, actor):
     user.set_unusable_password()
     user.save()
     _add_default_groups(user)
-    link = UserSocialAuth.objects.create(user=user, provider=PROVIDER, uid=fields.external_id, extra_data={})
+    link = UserSocialAuth.objects.create(
+        user=user, provider=PROVIDER, uid=fields.external_id, extra_data={}, **link_key(PROVIDER)
+    )
     _mark_provisioned(link)
     logger.info('SCIM created NetBox user %s', safe(user))
     return user, link, True

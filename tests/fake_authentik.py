@@ -383,3 +383,16 @@ def toast_messages(page):
 
     bodies = re.findall(r'<div class="toast-body">(.*?)</div>', page.content.decode(), re.S)
     return [html.unescape(' '.join(body.split())) for body in bodies]
+
+
+def recorded_claim(link):
+    """The claim a link says its uid holds (social-auth-app-django 8's `id_key`); None where there is no such column."""
+    link.refresh_from_db()
+    return getattr(link, 'id_key', None)
+
+
+def plugin_link_claim():
+    """What recorded_claim() gives for a link the plugin made for its backend: 'sub' where links record it."""
+    from social_django.models import UserSocialAuth
+
+    return 'sub' if any(field.name == 'id_key' for field in UserSocialAuth._meta.get_fields()) else None

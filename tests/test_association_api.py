@@ -5,6 +5,7 @@ from social_django.models import UserSocialAuth
 from users.constants import TOKEN_PREFIX
 from users.models import Token, User
 
+from tests.fake_authentik import plugin_link_claim, recorded_claim
 from tests.test_association_views import ALICE_SUB, SECRETS, grant, make_bob_link, make_link
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +131,9 @@ def test_create_links_a_user_with_the_authentik_provider_by_default(client, admi
     )
     assert response.status_code == 201, response.content
     assert response.json()['provider'] == 'authentik'
-    assert UserSocialAuth.objects.get(provider='authentik', uid=ALICE_SUB).user == alice
+    link = UserSocialAuth.objects.get(provider='authentik', uid=ALICE_SUB)
+    assert link.user == alice
+    assert recorded_claim(link) == plugin_link_claim()
 
 
 def test_create_rejects_bad_links(client, admin_header, link):

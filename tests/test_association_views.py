@@ -8,6 +8,8 @@ from django.contrib.messages import get_messages
 from social_django.models import UserSocialAuth
 from users.models import ObjectPermission, User
 
+from tests.fake_authentik import plugin_link_claim, recorded_claim
+
 pytestmark = pytest.mark.django_db
 
 LIST_URL = '/plugins/authentik/associations/'
@@ -177,6 +179,7 @@ def test_superuser_links_a_user(client, admin, alice):
     response = client.post(ADD_URL, {'user': alice.pk, 'provider': 'authentik', 'uid': ALICE_SUB})
     link = UserSocialAuth.objects.get(provider='authentik', uid=ALICE_SUB)
     assert link.user == alice
+    assert recorded_claim(link) == plugin_link_claim()
     assert response.status_code == 302 and response['Location'] == f'{LIST_URL}{link.pk}/'
 
 

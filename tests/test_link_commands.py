@@ -9,7 +9,7 @@ from social_django.utils import load_strategy
 from users.models import User
 
 from netbox_authentik.backends import AuthentikOIDCAuth
-from tests.fake_authentik import authentik_claims, sign_in
+from tests.fake_authentik import authentik_claims, plugin_link_claim, recorded_claim, sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -53,14 +53,47 @@ def test_links_one_user(alice):
 
 
 def test_linked_user_signs_in_as_that_user(alice, client, authentik):
-    # A link made by hand has no sign-in's extra_data; social-auth-app-django 8 also gives it no id_key.
+    # A link made by hand has no sign-in's extra_data; it says its uid is the `sub` where links record that.
     sub = authentik_claims('alice-in-authentik')['sub']
     run('authentik_link', '--user', 'alice', '--uid', sub)
+    assert recorded_claim(UserSocialAuth.objects.get(uid=sub)) == plugin_link_claim()
 
     sign_in(client, authentik, 'alice-in-authentik')
 
     assert client.get('/').context['request'].user == alice
     assert links() == {('authentik', sub, 'alice')}
+
+
+def test_link_made_before_links_recorded_their_claim_signs_in(alice, client, authentik):
+    # A row as social-auth-app-django 6 wrote it, or 8's migration left it: no id_key (empty under 8).
+    sub = authentik_claims('alice-in-authentik')['sub']
+    link = UserSocialAuth.objects.create(user=alice, provider='authentik', uid=sub)
+
+    sign_in(client, authentik, 'alice-in-authentik')
+
+    assert client.get('/').context['request'].user == alice
+    assert links() == {('authentik', sub, 'alice')}
+    # The backend vouched for it as a `sub` link (social-core 7), which now says so.
+    assert recorded_claim(link) == plugin_link_claim()
+
+
+@pytest.mark.parametrize(
+    'provider, settings_, keyed',
+    [
+        ('authentik', {}, True),
+        # Another backend's uid is not this plugin's to describe.
+        ('oidc', {}, False),
+        # With ID_KEY set, what the uid holds is the admin's choice.
+        ('authentik', {'SOCIAL_AUTH_AUTHENTIK_ID_KEY': 'sub'}, False),
+        ('authentik', {'SOCIAL_AUTH_ID_KEY': 'preferred_username'}, False),
+    ],
+)
+def test_links_record_the_sub_claim_only_for_this_backend_as_configured(alice, settings, provider, settings_, keyed):
+    for name, value in settings_.items():
+        setattr(settings, name, value)
+    run('authentik_link', '--user', 'alice', '--uid', SUB, '--provider', provider)
+    expected = plugin_link_claim() if keyed else (None if plugin_link_claim() is None else '')
+    assert recorded_claim(UserSocialAuth.objects.get(uid=SUB)) == expected
 
 
 @pytest.mark.parametrize(
@@ -192,6 +225,7 @@ def test_csv_links_every_row(tmp_path, alice, bob):
     out, _err = run('authentik_link', '--csv', path)
     assert links() == {('authentik', SUB, 'alice'), ('authentik', 'sub-bob', 'bob'), ('oidc', 'sub-carol', 'carol')}
     assert f'Linked 3 user(s) from {path}' in out
+    assert recorded_claim(UserSocialAuth.objects.get(uid='sub-bob')) == plugin_link_claim()
 
 
 def test_csv_with_bad_rows_writes_nothing_and_names_each_bad_line(tmp_path, alice, bob):
@@ -276,6 +310,7 @@ def test_match_by_username_prints_a_plan_and_writes_nothing_without_apply(tmp_pa
     out, _err = run('authentik_link', '--match', 'username', '--identities', path, '--apply')
     assert 'Linked 1 user(s).' in out
     assert links() == {('authentik', 'sub-carol-old', 'carol'), ('authentik', 'sub-alice', 'alice')}
+    assert recorded_claim(UserSocialAuth.objects.get(uid='sub-alice')) == plugin_link_claim()
 
 
 def test_match_by_email_ignores_case_and_refuses_ambiguity(tmp_path, alice, bob):

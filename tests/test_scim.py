@@ -11,6 +11,7 @@ from django.utils import timezone
 from social_django.models import UserSocialAuth
 
 from netbox_authentik.models import AuthentikGroup, GroupMapping
+from tests.fake_authentik import plugin_link_claim, recorded_claim
 
 from .test_group_sync import plugin_config
 
@@ -119,6 +120,7 @@ def test_post_user_creates_a_linked_netbox_user(scim):
     assert (user.first_name, user.last_name, user.email, user.is_active) == ('Ada', 'Lovelace', 'ada@example.com', True)
     link = UserSocialAuth.objects.get(user=user)
     assert (link.provider, link.uid) == ('authentik', SUB)
+    assert recorded_claim(link) == plugin_link_claim()
     assert link.extra_data['scim_provisioned'] is True and link.extra_data['scim_updated_at']
     assert not user.has_usable_password()
 

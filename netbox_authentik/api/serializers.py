@@ -95,6 +95,8 @@ class AssociationSerializer(ValidatedModelSerializer):
             raise exceptions.PermissionDenied(problems['__all__'])
         if problems:
             raise serializers.ValidationError(problems)
+        if self.instance is None:
+            data.update(linking.link_key(provider))
         return super().validate(data)
 
 

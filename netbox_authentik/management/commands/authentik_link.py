@@ -131,7 +131,9 @@ class Command(BaseCommand):
         for proposal in link_plans.plan_matches(rows, mode, provider):
             row, user = proposal.row, proposal.user
             if user is not None:
-                to_link.append(UserSocialAuth(user=user, provider=provider, uid=row.get('uid')))
+                to_link.append(
+                    UserSocialAuth(user=user, provider=provider, uid=row.get('uid'), **linking.link_key(provider))
+                )
                 self.stdout.write(
                     f"line {row.line}: link NetBox user '{user}' to {provider} identity {row.get('uid')} (same {mode})"
                 )
