@@ -20,12 +20,16 @@ import time
 from django.db.models import F, Q
 from social_core.backends.open_id_connect import OpenIdConnectAssociation
 
+from .settings import BACKEND_NAME
+
 # Long enough for a person at Authentik's login page (password reset, MFA enrolment included).
 NONCE_LIFETIME = 3600
 # Sign-ins one browser session may have pending at once (tabs); older ones of it are deleted.
 PENDING_PER_BROWSER = 5
 # The session key of the random name that marks this browser's nonce rows.
 BROWSER_SESSION_KEY = 'netbox_authentik_nonce_browser'
+# Where social-core 7 keeps the one-use state rows of this plugin's backend (its _nonce_scope()).
+STATE_SCOPE = f'social_core.oauth2.{BACKEND_NAME}'
 
 
 def now():
@@ -66,6 +70,18 @@ def store_nonce(backend, url, state):
     _delete_state_rows(backend, issued, list(older.values_list('assoc_type', flat=True)), keep=state)
     older.delete()
     return nonce
+
+
+def expired_states(at=None):
+    """social-core 7's one-use state rows of this plugin's backend whose sign-in can no longer complete.
+
+    A row is written when a sign-in starts and consumed when it comes back; one past NONCE_LIFETIME (the
+    backend's STATE_LIFETIME) belongs to a sign-in that never came back. social-core 5 writes none.
+    """
+    from social_django.models import Nonce
+
+    at = now() if at is None else at
+    return Nonce.objects.filter(server_url=STATE_SCOPE, timestamp__lt=at - NONCE_LIFETIME)
 
 
 def _delete_state_rows(backend, issued, states, keep):

@@ -309,3 +309,29 @@ def test_authentik_cleanup_deletes_expired_and_untimed_nonce_rows(authentik, log
 
     assert output.getvalue() == 'Deleted 2 expired sign-in nonce(s).\n'
     assert nonce_rows() == 1
+
+
+@pytest.mark.skipif(not STRUCTURED_ERRORS, reason='social-core 5 writes no state rows')
+def test_authentik_cleanup_deletes_the_states_of_sign_ins_that_never_came_back(authentik, login_redirect, monkeypatch):
+    authorize_query(Client().get('/login/'))
+    # The rows the cleanup looks for are the backend's own (its scope is the one social-core 7 uses).
+    assert set(Nonce.objects.values_list('server_url', flat=True)) == {nonces.STATE_SCOPE}
+    quiet = io.StringIO()
+    call_command('authentik_cleanup', stdout=quiet)
+    assert quiet.getvalue() == 'Deleted 0 expired sign-in nonce(s).\n'
+    assert state_rows() == 1  # a pending sign-in keeps its state
+
+    later = nonces.now() + nonces.NONCE_LIFETIME + 1
+    monkeypatch.setattr(nonces, 'now', lambda: later)
+    dry_run = io.StringIO()
+    call_command('authentik_cleanup', '--dry-run', stdout=dry_run)
+    assert dry_run.getvalue() == (
+        '1 expired sign-in nonce(s) would be deleted.\n1 expired sign-in state(s) would be deleted.\n'
+    )
+    assert state_rows() == 1
+
+    output = io.StringIO()
+    call_command('authentik_cleanup', stdout=output)
+
+    assert output.getvalue() == 'Deleted 1 expired sign-in nonce(s).\nDeleted 1 expired sign-in state(s).\n'
+    assert state_rows() == 0 and nonce_rows() == 0

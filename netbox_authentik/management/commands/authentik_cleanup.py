@@ -9,7 +9,8 @@ class Command(BaseCommand):
     help = (
         'Delete expired OpenID Connect sign-in nonces (social_django Association rows): those of sign-ins started '
         f'more than {nonces.NONCE_LIFETIME} s ago that never came back, and those written before netbox-authentik '
-        'kept their time. Every new sign-in already deletes them; run this from cron after a quiet period, or '
+        "kept their time; with social-core 7 also those sign-ins' one-use states (social_django Nonce rows). "
+        'Every new sign-in already deletes them; run this from cron after a quiet period, or '
         "once after upgrading. Expired sessions are cleared by NetBox's own housekeeping job."
     )
 
@@ -17,9 +18,14 @@ class Command(BaseCommand):
         parser.add_argument('--dry-run', action='store_true', help='Only count what would be deleted.')
 
     def handle(self, *args, dry_run=False, **options):
-        rows = nonces.expired()
+        rows, states = nonces.expired(), nonces.expired_states()
         if dry_run:
             self.stdout.write(f'{rows.count()} expired sign-in nonce(s) would be deleted.')
+            if count := states.count():
+                self.stdout.write(f'{count} expired sign-in state(s) would be deleted.')
             return
         deleted, _by_model = rows.delete()
         self.stdout.write(f'Deleted {deleted} expired sign-in nonce(s).')
+        deleted, _by_model = states.delete()
+        if deleted:
+            self.stdout.write(f'Deleted {deleted} expired sign-in state(s).')
