@@ -9,7 +9,7 @@ model: its pages are NetBox's own, registered with register_model_view.
 import re
 
 from django.contrib import messages
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -42,6 +42,22 @@ class Unlink(DeleteObject):
 
 class UnlinkSelected(BulkDelete):
     label = _('Unlink Selected')
+
+
+# -- bulk pages: the selected rows' ids --------------------------------------------------------------------
+
+
+class SelectedIdsMixin:
+    """Answer 400 to a bulk request whose selected ids are not numbers.
+
+    NetBox's bulk views read the `pk` values with int() or filter by them, so a crafted value would be a
+    server error. The check runs in post(), after NetBox's permission checks.
+    """
+
+    def post(self, request, *args, **kwargs):
+        if not all(pk.isascii() and pk.isdigit() for pk in request.POST.getlist('pk')):
+            return HttpResponseBadRequest(_('The selected rows are not valid: each must be an id number.'))
+        return super().post(request, *args, **kwargs)
 
 
 # -- detail page panels --------------------------------------------------------------------------------
@@ -175,7 +191,7 @@ class AssociationDeleteView(generic.ObjectDeleteView):
         )
 
 
-class AssociationBulkDeleteView(generic.BulkDeleteView):
+class AssociationBulkDeleteView(SelectedIdsMixin, generic.BulkDeleteView):
     queryset = linking.associations()
     filterset = filtersets.AssociationFilterSet
     table = tables.AssociationTable
@@ -249,7 +265,7 @@ class GroupMappingBulkImportView(generic.BulkImportView):
 
 
 @register_model_view(GroupMapping, 'bulk_edit', path='edit', detail=False)
-class GroupMappingBulkEditView(generic.BulkEditView):
+class GroupMappingBulkEditView(SelectedIdsMixin, generic.BulkEditView):
     queryset = GROUP_MAPPINGS
     filterset = filtersets.GroupMappingFilterSet
     table = tables.GroupMappingTable
@@ -257,7 +273,7 @@ class GroupMappingBulkEditView(generic.BulkEditView):
 
 
 @register_model_view(GroupMapping, 'bulk_delete', path='delete', detail=False)
-class GroupMappingBulkDeleteView(generic.BulkDeleteView):
+class GroupMappingBulkDeleteView(SelectedIdsMixin, generic.BulkDeleteView):
     queryset = GROUP_MAPPINGS
     filterset = filtersets.GroupMappingFilterSet
     table = tables.GroupMappingTable

@@ -253,6 +253,15 @@ def test_bulk_unlink_confirms_then_deletes_only_links(client, admin, link, bob_l
     }
 
 
+@pytest.mark.parametrize('pk', ['abc', '', '1e5', '-1', '١'])
+def test_bulk_unlink_with_a_crafted_row_id_is_refused_and_unlinks_nothing(client, admin, link, pk):
+    for data in ({'pk': [link.pk, pk]}, {'pk': [link.pk, pk], 'confirm': 'true', '_confirm': '1'}):
+        response = client.post(BULK_DELETE_URL, data)
+        assert response.status_code == 400
+        assert 'each must be an id number' in response.content.decode()
+    assert UserSocialAuth.objects.filter(pk=link.pk).exists()
+
+
 # -- permissions ------------------------------------------------------------------------------------
 
 

@@ -437,3 +437,16 @@ def test_queryset_alone_refuses_the_api(client, groups, checks_off):
     )
     assert response.status_code == 403
     assert not GroupMapping.objects.exists()
+
+
+@pytest.mark.parametrize('action', ['edit', 'delete'])
+@pytest.mark.parametrize('pk', ['abc', '', '1e5'])
+def test_bulk_pages_refuse_a_crafted_row_id_and_change_nothing(client, groups, action, pk):
+    superuser_client(client)
+    mapping = rule('ops', groups['Ops'], description='kept')
+    data = {'pk': [mapping.pk, pk], '_apply': '1', '_confirm': '1', 'confirm': 'true', 'description': 'changed'}
+    response = client.post(f'{LIST_URL}{action}/', data)
+    assert response.status_code == 400
+    assert 'each must be an id number' in response.content.decode()
+    mapping.refresh_from_db()
+    assert mapping.description == 'kept'
