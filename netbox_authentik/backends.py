@@ -81,10 +81,13 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
         before it, or by the plugin (authentik_link, SCIM, the link pages), without one. social-core 7 then
         refuses their sign-in unless the backend vouches for them. This backend has only ever stored the
         id_token's `sub` as uid, so it vouches while ID_KEY is not set; the setting
-        SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION decides instead where an admin sets it.
+        SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION decides instead where an admin sets it;
+        any value but True or False refuses (check E017 names it), rather than a string 'False' allowing.
         """
-        default = old_id_key == '' and id_key == self.id_key() == 'sub' and not self.setting('ID_KEY')
-        return bool(self.setting('ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION', default))
+        chosen = self.setting('ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION', None)
+        if chosen is None:
+            return old_id_key == '' and id_key == self.id_key() == 'sub' and not self.setting('ID_KEY')
+        return chosen is True
 
     def pipeline(self, pipeline, pipeline_index=0, *args, **kwargs):
         """Run the sign-in pipeline in one transaction, serialised per Authentik identity."""

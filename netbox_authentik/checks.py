@@ -277,6 +277,35 @@ def check_durations(**kwargs):
 
 
 @_register()
+def check_social_core_7_settings(**kwargs):
+    """E017, E018: the settings only social-core 7 reads, when set: a bool, and a positive whole number."""
+    found = []
+    name = 'SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION'
+    value = getattr(settings, name, None)
+    if value is not None and not isinstance(value, bool):
+        found.append(
+            checks.Warning(
+                f'{name} is {value!r}; it must be True or False. Until then links without a recorded claim '
+                '(made before social-auth-app-django 8) cannot sign in.',
+                hint='Remove it to let the backend decide (it accepts such links as sub links), or set True or False.',
+                id='netbox_authentik.E017',
+            )
+        )
+    name = 'SOCIAL_AUTH_AUTHENTIK_STATE_LIFETIME'
+    value = getattr(settings, name, None)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+        found.append(
+            checks.Warning(
+                f'{name} is {value!r}; it must be a whole number of seconds above 0. '
+                'Until then no sign-in through Authentik can start (social-core 7).',
+                hint='Remove it (the default is 3600, as long as a sign-in nonce lives) or set a number such as 3600.',
+                id='netbox_authentik.E018',
+            )
+        )
+    return found
+
+
+@_register()
 def check_generic_backend_leftovers(**kwargs):
     """W002, I001: settings from the generic OpenID Connect recipe that the Authentik backend does not read."""
     if not backend_in_use() or GENERIC_BACKEND in remote_auth_backends():

@@ -66,12 +66,13 @@ def describe(error):
     """A social-core failure for the log, with its reason, which social-core 7 keeps out of str().
 
     social-core 5: str(error), e.g. 'Token error: Incorrect id_token: nonce'. social-core 7: the generic
-    text, then the provider's error code and the reason in parentheses, e.g. 'The authentication response
-    could not be matched to the request. (Incorrect id_token: nonce)'. The plugin's own AuthentikError:
+    text, then the parameter or setting at fault, the provider's error code and the reason in parentheses,
+    e.g. 'The authentication response could not be matched to the request. (Incorrect id_token: nonce)' or
+    'Authentication configuration is invalid. (STATE_LIFETIME)'. The plugin's own AuthentikError:
     its message. May quote outside text (an error_description): pass it through logsafe.safe().
     """
     if not STRUCTURED or isinstance(error, AuthentikError):
         return str(error)
-    parts = (getattr(error, 'provider_code', None), getattr(error, 'detail', None))
+    parts = (getattr(error, 'parameter', None), getattr(error, 'provider_code', None), getattr(error, 'detail', None))
     reason = ': '.join(str(part) for part in parts if part not in (None, ''))
     return f'{error} ({reason})' if reason else str(error)

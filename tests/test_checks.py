@@ -309,6 +309,41 @@ def test_E016_durations_not_positive():
         ]
 
 
+@pytest.mark.parametrize('value', ['False', 'yes', 0, 1])
+def test_E017_legacy_uid_setting_not_a_bool(settings, value):
+    settings.SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION = value
+    assert found() == [
+        (
+            'netbox_authentik.E017',
+            f'SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION is {value!r}; it must be True or False. '
+            'Until then links without a recorded claim (made before social-auth-app-django 8) cannot sign in.',
+        )
+    ]
+
+
+@pytest.mark.parametrize('value', [True, False])
+def test_legacy_uid_setting_as_a_bool_is_accepted(settings, value):
+    settings.SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION = value
+    assert found() == []
+
+
+@pytest.mark.parametrize('value', ['3600', 0, -5, True, 1.5])
+def test_E018_state_lifetime_not_a_positive_whole_number(settings, value):
+    settings.SOCIAL_AUTH_AUTHENTIK_STATE_LIFETIME = value
+    assert found() == [
+        (
+            'netbox_authentik.E018',
+            f'SOCIAL_AUTH_AUTHENTIK_STATE_LIFETIME is {value!r}; it must be a whole number of seconds above 0. '
+            'Until then no sign-in through Authentik can start (social-core 7).',
+        )
+    ]
+
+
+def test_state_lifetime_in_seconds_is_accepted(settings):
+    settings.SOCIAL_AUTH_AUTHENTIK_STATE_LIFETIME = 600
+    assert found() == []
+
+
 def test_well_formed_group_settings_are_accepted():
     with plugin_config(
         group_map={'a': 'A', 'b': ['B', 'C']},

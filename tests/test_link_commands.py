@@ -106,6 +106,9 @@ def test_links_record_the_sub_claim_only_for_this_backend_as_configured(alice, s
         ('', {'SOCIAL_AUTH_AUTHENTIK_ID_KEY': 'sub'}, False),
         ('', {'SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION': False}, False),
         ('preferred_username', {'SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION': True}, True),
+        # Not a bool: refused, never read as true (a string 'False' is truthy); check E017 names it.
+        ('', {'SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION': 'False'}, False),
+        ('', {'SOCIAL_AUTH_AUTHENTIK_ALLOW_UNVERIFIED_LEGACY_UID_MIGRATION': 1}, False),
     ],
 )
 def test_backend_vouches_only_for_unkeyed_links_as_sub_links(settings, old_id_key, settings_, vouched):

@@ -7,7 +7,13 @@ from django.test import override_settings
 
 from netbox_authentik import guards
 from netbox_authentik.logsafe import safe, safe_names
-from tests.fake_authentik import STRUCTURED_ERRORS, begin_sign_in, sign_in
+from tests.fake_authentik import (
+    NETBOX_SSO_FAILED,
+    STRUCTURED_ERRORS,
+    begin_sign_in,
+    login_page_messages,
+    sign_in,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +110,15 @@ def test_sign_in_with_the_default_subject_does_not_warn(client, authentik, caplo
     with caplog.at_level(logging.WARNING, logger='netbox_authentik'):
         sign_in(client, authentik, 'alice')
     assert not [record for record in caplog.records if 'Subject mode' in record.getMessage()]
+
+
+@pytest.mark.skipif(not STRUCTURED_ERRORS, reason='social-core 5 has no state lifetime')
+def test_bad_state_lifetime_stops_the_sign_in_with_a_message_not_an_error_page(client, authentik, settings, caplog):
+    settings.SOCIAL_AUTH_AUTHENTIK_STATE_LIFETIME = '3600'
+    with caplog.at_level(logging.WARNING, logger='netbox_authentik'):
+        response = client.post('/oauth/begin/authentik/', {})
+    assert response.status_code == 302 and response['Location'] == '/login/'
+    assert login_page_messages(client, response) == [NETBOX_SSO_FAILED]
+    assert [record.getMessage() for record in caplog.records if 'rejected' in record.getMessage()] == [
+        'Sign-in through Authentik rejected: Authentication configuration is invalid. (STATE_LIFETIME)'
+    ]
