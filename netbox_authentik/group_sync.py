@@ -1,16 +1,13 @@
 """Applying a user's Authentik groups to NetBox: managed groups and superuser status, change-logged.
 
 Sign-in (pipeline.sync_groups, from the groups claim) and SCIM provisioning (from the groups Authentik
-pushed) both call apply_authentik_groups: one set of rules (groups.plan_groups with the effective
-mapping rules), one way of writing them.
+pushed) both call apply_authentik_groups: one set of rules (mapping_rules.plan_for, which the effective
+view uses too), one way of writing them.
 """
 
 import logging
 
-from django.conf import settings
-
 from . import mapping_rules, user_changes
-from .groups import plan_groups
 from .logsafe import safe, safe_names
 
 logger = logging.getLogger(__name__)
@@ -23,17 +20,10 @@ def apply_authentik_groups(user, authentik_groups, *, message, config=None, acto
     """
     from users.models import Group
 
-    # PLUGINS_CONFIG plus the enabled rules kept in NetBox (at most one query, when they changed).
-    config = mapping_rules.configuration() if config is None else config
     current = set(user.groups.values_list('name', flat=True))
     before = user_changes.user_state(current, user.is_superuser)
-    plan = plan_groups(
-        authentik_groups,
-        current,
-        config,
-        default_groups=settings.REMOTE_AUTH_DEFAULT_GROUPS,
-        max_name_length=Group._meta.get_field('name').max_length,
-    )
+    # PLUGINS_CONFIG plus the enabled rules kept in NetBox (at most one query, when they changed).
+    plan = mapping_rules.plan_for(authentik_groups, current, config)
 
     if plan.claim_missing:
         logger.warning(

@@ -119,6 +119,23 @@ def configuration():
     return config
 
 
+def plan_for(authentik_groups, current, config=None):
+    """What the effective rules do to a user holding NetBox groups `current` who arrives with `authentik_groups`.
+
+    The one call that sign-in, SCIM (group_sync) and the effective view (preview) share, so the view shows
+    exactly what a sign-in would do.
+    """
+    from users.models import Group
+
+    return plan_groups(
+        authentik_groups,
+        current,
+        configuration() if config is None else config,
+        default_groups=settings.REMOTE_AUTH_DEFAULT_GROUPS,
+        max_name_length=Group._meta.get_field('name').max_length,
+    )
+
+
 def effective_rules(config=None):
     """Every rule in force: PLUGINS_CONFIG's first (group_map, then superuser_groups), then NetBox's."""
     config = configuration() if config is None else config
@@ -157,13 +174,7 @@ def preview(association, config=None):
     user = association.user
     authentik_groups = synced_groups(association)
     current = frozenset(user.groups.values_list('name', flat=True))
-    plan = plan_groups(
-        authentik_groups,
-        current,
-        config,
-        default_groups=settings.REMOTE_AUTH_DEFAULT_GROUPS,
-        max_name_length=Group._meta.get_field('name').max_length,
-    )
+    plan = plan_for(authentik_groups, current, config)
     existing = set(Group.objects.filter(name__in=plan.add).values_list('name', flat=True)) | plan.create
     index = RuleIndex(effective_rules(config))
     return Preview(
