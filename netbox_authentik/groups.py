@@ -138,6 +138,18 @@ def _as_list(value):
     return [value] if isinstance(value, str) else [item for item in value if isinstance(item, str)]
 
 
+def meets_required_groups(authentik_groups, required_groups):
+    """True when one of the person's Authentik groups matches required_groups (names or globs; empty: anyone).
+
+    authentik_groups is the cleaned claim (a sequence of names) or None when Authentik sent none: with
+    required groups set, a person whose groups are unknown is refused, never let through.
+    """
+    patterns = _as_list(required_groups)
+    if not patterns:
+        return True
+    return any(fnmatchcase(name, pattern) for name in authentik_groups or () for pattern in patterns)
+
+
 def mapped_netbox_groups(authentik_group, group_map):
     """Return the NetBox group names one Authentik group maps to through group_map."""
     return _as_list(group_map.get(authentik_group))

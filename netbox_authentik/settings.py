@@ -53,6 +53,8 @@ SETTINGS = {
     'protected_groups': Setting([], (list,)),
     'superuser_groups': Setting(None, (list, type(None))),
     'missing_groups_claim': Setting('keep', (str,), MISSING_GROUPS_CLAIM_CHOICES),
+    # Who may use NetBox: Authentik group names or globs; a person in none of them is refused. Empty: anyone.
+    'required_groups': Setting([], (list,)),
     # Link a first sign-in to an existing NetBox user: None (never), 'username', 'verified_email', 'email'.
     'associate_existing_users': Setting(None, (str, type(None)), ASSOCIATE_EXISTING_USERS_CHOICES),
     # A first sign-in whose username a NetBox user already has: 'refuse' it (the admin links the two by

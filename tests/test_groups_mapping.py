@@ -8,6 +8,7 @@ from netbox_authentik.groups import (
     clean_groups_claim,
     configuration_rules,
     glob_problem,
+    meets_required_groups,
     plan_groups,
 )
 
@@ -234,3 +235,21 @@ def test_configuration_rules_keep_their_sources_and_order():
 def test_glob_problems(pattern, problem):
     found = glob_problem(pattern)
     assert (problem in found) if problem else found == ''
+
+
+@pytest.mark.parametrize(
+    ('authentik_groups', 'required_groups', 'allowed'),
+    [
+        (('netbox-users',), [], True),
+        ((), [], True),
+        (None, [], True),
+        (('netbox-users',), ['netbox-users'], True),
+        (('netbox-admins', 'other'), ['netbox-*'], True),
+        (('NetBox-Users',), ['netbox-users'], False),
+        (('other',), ['netbox-users', 'netbox-*'], False),
+        ((), ['netbox-users'], False),
+        (None, ['netbox-users'], False),
+    ],
+)
+def test_required_groups_let_in_only_members(authentik_groups, required_groups, allowed):
+    assert meets_required_groups(authentik_groups, required_groups) is allowed
