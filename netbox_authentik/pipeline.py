@@ -59,7 +59,7 @@ AUTHENTIK_PIPELINE = (
 # The steps an admin-supplied pipeline needs: step -> (what goes wrong without it, where it belongs).
 REQUIRED_STEPS = {
     REFUSE_SECOND_IDENTITY: (
-        'whoever is signed in to NetBox can attach another Authentik identity to their account',
+        'whoever is signed in to NetBox links any Authentik identity signed in from their browser to their account',
         f"before '{GET_USERNAME}'",
     ),
     REFUSE_USERNAME_COLLISION: (
@@ -79,20 +79,42 @@ def resolve_pipeline(pipeline):
 
 
 def refuse_second_identity(backend, user=None, social=None, *args, **kwargs):
-    """Refuse to attach a new Authentik identity to a signed-in NetBox user who already has one.
+    """Refuse to attach an Authentik identity that no link holds to the NetBox user who is signed in.
 
-    With someone signed in to NetBox, social-core links a not yet known identity to that account:
-    a second person signing in at the same browser would gain a way in as that user for good.
+    With someone signed in to NetBox, social-core's social_user and associate_user link a not yet known
+    identity to that account: whoever signs in at Authentik from that browser would gain a way in as that
+    user for good (a break-glass superuser included), past every rule about who may link. An identity
+    already linked to the same user signs in as before (social_user passes its link on as `social`).
     """
-    if user is None or social is not None:
+    if social is not None:
         return
+    signed_in = _signed_in_user(backend)
+    if signed_in is not None:
+        logger.warning(
+            "Refused to link Authentik identity %s to '%s', who is signed in to NetBox: a sign-in through "
+            'Authentik never links a new identity to the signed-in user. To link it, a superuser uses the '
+            'identity links page or `netbox authentik_link --user %s --uid %s`.',
+            safe(kwargs.get('uid')),
+            safe(signed_in.get_username()),
+            safe(signed_in.get_username()),
+            safe(kwargs.get('uid')),
+        )
+        raise AuthentikError(
+            backend,
+            _('You are signed in to NetBox as {username}. Sign out first, then sign in with Authentik.').format(
+                username=signed_in.get_username()
+            ),
+        )
+    if user is None:
+        return
+    # A user an earlier step found for this identity (associate_existing_user, or the admin's own step).
     from .linking import other_identity
 
     other = other_identity(user, backend.name)
     if other is None:
         return
     logger.warning(
-        "Refused to link Authentik identity %s to the signed-in NetBox user '%s', already linked to "
+        "Refused to link Authentik identity %s to NetBox user '%s', already linked to "
         '%s identity %s. Link it by hand if both belong to this user: `netbox authentik_link --user %s '
         '--uid %s --allow-second-identity`.',
         kwargs.get('uid'),
@@ -105,10 +127,22 @@ def refuse_second_identity(backend, user=None, social=None, *args, **kwargs):
     raise AuthentikError(
         backend,
         _(
-            'Your NetBox account is already linked to another Authentik account. '
-            'Sign out of NetBox first, then sign in again.'
+            'This NetBox account is already linked to another Authentik account. '
+            'Ask your NetBox administrator to link it to yours.'
         ),
     )
+
+
+def _signed_in_user(backend):
+    """The user signed in to NetBox in the request running the pipeline, or None.
+
+    social-core hands the session's user to the pipeline as `user`, and social_user keeps it when the identity
+    has no link; by `user` alone that cannot be told from a user a previous step found (associate_existing_user).
+    """
+    request_user = getattr(getattr(backend.strategy, 'request', None), 'user', None)
+    if request_user is None or not request_user.is_authenticated:
+        return None
+    return request_user
 
 
 def refuse_username_collision(strategy, backend, details, user=None, *args, **kwargs):
