@@ -260,8 +260,8 @@ def _rule_findings():
                     'warning',
                     f"Database rule #{rule.rule_id} ('{rule.authentik_group}') maps onto no NetBox "
                     'group and grants no superuser status: it does nothing.',
-                    'Its NetBox groups were probably deleted. Edit the rule at /plugins/authentik/group-mappings/ '
-                    'or delete it.',
+                    'Its NetBox groups were probably deleted. Such a rule can no longer be edited: delete it at '
+                    '/plugins/authentik/group-mappings/ and write a new one if needed.',
                 )
             )
         missing = sorted(set(rule.netbox_groups) - existing)

@@ -7,7 +7,7 @@ combines them). They are NetBox objects: change-logged, journaled, tagged, with 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from netbox.models import NetBoxModel
@@ -20,7 +20,9 @@ __all__ = (
     'AuthentikGroup',
     'GroupMapping',
     'PROVISION_PERMISSION',
+    'RULE_GRANTS_NOTHING',
     'rule_authority_problem',
+    'rule_grants_nothing',
 )
 
 # Authentik allows longer group names than NetBox (150); a rule may name any group a claim can carry.
@@ -30,6 +32,15 @@ OUTSIDE_AUTHORITY = _(
     'Only a superuser can create, change or delete a rule that grants superuser status or maps onto NetBox '
     'groups you are not a member of: {reason}.'
 )
+
+
+# A rule that grants nothing would do nothing: rules kept in NetBox never stop auto-creation (groups.plan_groups).
+RULE_GRANTS_NOTHING = _('A rule must grant at least one NetBox group or superuser status.')
+
+
+def rule_grants_nothing(superuser, netbox_groups):
+    """True when a rule in this state would grant neither a NetBox group nor superuser status: it is refused."""
+    return not superuser and not list(netbox_groups)
 
 
 def acts_as_superuser(actor):
@@ -64,6 +75,11 @@ class GroupMappingQuerySet(RestrictedQuerySet):
         # in it) and after the save (the saved object must still be in it, or everything rolls back):
         # pages, bulk edit, bulk import, bulk delete and the REST API all enforce the rule through here.
         queryset = super().restrict(user, action)
+        if action in ('add', 'change'):
+            # Whoever writes it, a saved rule must grant something (RULE_GRANTS_NOTHING). A rule left with
+            # nothing (its NetBox groups deleted) can then only be deleted.
+            has_group = GroupMapping.netbox_groups.through.objects.filter(groupmapping=OuterRef('pk'))
+            queryset = queryset.filter(Q(superuser=True) | Exists(has_group))
         if action == 'view' or acts_as_superuser(user):
             return queryset
         foreign_group = GroupMapping.netbox_groups.through.objects.filter(groupmapping=OuterRef('pk')).exclude(
