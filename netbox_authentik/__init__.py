@@ -35,6 +35,7 @@ class NetBoxAuthentikConfig(PluginConfig):
         from . import login_button, mapping_rules, startup  # noqa: F401 (mapping_rules: its signal receivers)
 
         login_button.install()
+        startup.keep_links_out_of_view_exemption()
         # Not here and now: ready() runs before every management command, `netbox upgrade --help` included.
         startup.log_at_server_start()
 

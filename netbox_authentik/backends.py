@@ -17,7 +17,7 @@ from . import guards, logsafe, nonces, startup
 from .claims import USED_CLAIMS, AuthentikClaimsMixin  # noqa: F401  (USED_CLAIMS: public name)
 from .errors import AuthentikError, describe
 from .metadata import CACHE_PREFIX  # noqa: F401  (public name, shared by the plugin's cache entries)
-from .pipeline import resolve_pipeline
+from .pipeline import refuse_unlink_without_permission, resolve_pipeline
 from .provider import WELL_KNOWN, AuthentikProviderMixin, normalize_endpoint  # noqa: F401  (public names)
 from .tokens import (  # noqa: F401  (public names)
     ASYMMETRIC_ALGORITHMS,
@@ -88,6 +88,15 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
         if chosen is None:
             return old_id_key == '' and id_key == self.id_key() == 'sub' and not self.setting('ID_KEY')
         return chosen is True
+
+    def disconnect(self, *args, **kwargs):
+        """Unlink through social-auth's /oauth/disconnect/authentik/, only with the permission to delete the link.
+
+        Checked here, before whichever disconnect pipeline social-core runs (SOCIAL_AUTH_AUTHENTIK_DISCONNECT_PIPELINE,
+        then SOCIAL_AUTH_DISCONNECT_PIPELINE, then its default), so that no pipeline setting leaves it out.
+        """
+        refuse_unlink_without_permission(self, *args, **kwargs)
+        return super().disconnect(*args, **kwargs)
 
     def pipeline(self, pipeline, pipeline_index=0, *args, **kwargs):
         """Run the sign-in pipeline in one transaction, serialised per Authentik identity."""

@@ -133,6 +133,36 @@ def refuse_second_identity(backend, user=None, social=None, *args, **kwargs):
     )
 
 
+UNLINK_PERMISSION = 'social_django.delete_usersocialauth'
+
+
+def refuse_unlink_without_permission(backend, user=None, association_id=None, *args, **kwargs):
+    """Refuse social-auth's /oauth/disconnect/ unless the user may delete each link it would remove.
+
+    NetBox mounts social-auth's disconnect view: without this, anyone with a usable password could delete
+    their own link without the delete permission the link pages ask for. Superusers may; anyone else needs
+    the delete permission on "social_django | user social auth", its constraints included.
+    """
+    if user is None or not user.is_authenticated:
+        return
+    links = backend.strategy.storage.user.get_social_auth_for_user(user, backend.name, association_id)
+    refused = [link for link in links if not user.has_perm(UNLINK_PERMISSION, link)]
+    if not refused:
+        return
+    logger.warning(
+        "Refused to unlink %s identity %s from '%s' through /oauth/disconnect/: they are not a superuser and "
+        'do not hold the %s permission for it.',
+        backend.name,
+        safe(refused[0].uid),
+        safe(user.get_username()),
+        UNLINK_PERMISSION,
+    )
+    raise AuthentikError(
+        backend,
+        _('Only a superuser, or someone allowed to delete Authentik identity links, can unlink an Authentik identity.'),
+    )
+
+
 def _signed_in_user(backend):
     """The user signed in to NetBox in the request running the pipeline, or None.
 

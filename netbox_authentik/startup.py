@@ -7,6 +7,7 @@ stay quiet.
 
 import logging
 
+from django.conf import settings
 from django.core import checks as django_checks
 from django.core.signals import request_started
 
@@ -15,6 +16,21 @@ from . import checks
 logger = logging.getLogger(__name__)
 
 LOG_AT_FIRST_REQUEST = 'netbox_authentik.log_configuration_problems'
+
+# Models EXEMPT_VIEW_PERMISSIONS = ['*'] must not open, as NetBox keeps its own users.* out of it: identity
+# links (usernames, emails, each person's sub and Authentik groups) and the groups Authentik pushed (members).
+NEVER_VIEW_EXEMPT = (('social_django', 'usersocialauth'), ('netbox_authentik', 'authentikgroup'))
+
+
+def keep_links_out_of_view_exemption():
+    """Add the identity links and Authentik groups to NetBox's EXEMPT_EXCLUDE_MODELS, beside users.*.
+
+    NetBox's permission_is_exempt() reads that list for every view check (pages, REST API, GraphQL,
+    RestrictedQuerySet), so with `'*'` these models still need a real view permission. Naming one of them
+    in EXEMPT_VIEW_PERMISSIONS by itself still exempts it, as it does for NetBox's own models.
+    """
+    excluded = tuple(settings.EXEMPT_EXCLUDE_MODELS)
+    settings.EXEMPT_EXCLUDE_MODELS = excluded + tuple(model for model in NEVER_VIEW_EXEMPT if model not in excluded)
 
 
 def log_at_server_start():
