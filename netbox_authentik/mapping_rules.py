@@ -252,6 +252,7 @@ def _rule_findings():
         return [RuleFinding(CHECK, 'ok', f'No group mapping rules (configuration or NetBox).{sync_note}')]
     findings = [RuleFinding(CHECK, 'ok', f'{len(rules)} effective rule(s).{sync_note}')]
     findings += [RuleFinding(CHECK, 'ok', describe(rule)) for rule in rules]
+    findings += _lapsed_writer_findings(rules)
     for rule in rules:
         if rule.source == DATABASE and not rule.netbox_groups and not rule.superuser:
             findings.append(
@@ -280,6 +281,25 @@ def _rule_findings():
                 RuleFinding(CHECK, 'warning', f'{describe(rule)}: not a valid glob: {problem}.', 'Correct the rule.')
             )
     return findings
+
+
+def _lapsed_writer_findings(rules):
+    """A warning for each database rule whose writer could no longer write it (models.writers_who_lost_authority)."""
+    from .models import GroupMapping, writers_who_lost_authority
+
+    by_id = {rule.rule_id: rule for rule in rules if rule.source == DATABASE}
+    mappings = GroupMapping.objects.filter(pk__in=by_id).select_related('written_by').prefetch_related('netbox_groups')
+    return [
+        RuleFinding(
+            CHECK,
+            'warning',
+            f'{describe(by_id[rule_id])}: {reason}, yet the rule still grants it.',
+            'A rule keeps granting after its writer lost the right to write it. Review the rule at '
+            f'/plugins/authentik/group-mappings/{rule_id}/: delete it, or have someone who holds what it grants '
+            'save it again.',
+        )
+        for rule_id, reason in sorted(writers_who_lost_authority(mappings).items())
+    ]
 
 
 # -- signals: every change that alters the rules replaces the version token -------------------------------

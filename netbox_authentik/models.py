@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+from netbox.context import current_request
 from netbox.models import NetBoxModel
 from utilities.querysets import RestrictedQuerySet
 
@@ -23,6 +24,7 @@ __all__ = (
     'RULE_GRANTS_NOTHING',
     'rule_authority_problem',
     'rule_grants_nothing',
+    'writers_who_lost_authority',
 )
 
 # Authentik allows longer group names than NetBox (150); a rule may name any group a claim can carry.
@@ -65,6 +67,40 @@ def rule_authority_problem(actor, superuser, netbox_groups):
         names = ', '.join(f"'{name}'" for name in foreign)
         return str(OUTSIDE_AUTHORITY.format(reason=_('you are not a member of {names}').format(names=names)))
     return ''
+
+
+def writers_who_lost_authority(mappings):
+    """{rule id: why its writer could no longer write it} for the given GroupMappings (netbox_groups prefetched).
+
+    A rule keeps granting after its writer lost what it grants (removed from the group, no longer superuser,
+    deactivated, deleted): rule_authority_problem only runs when a rule is written. Rules written outside a
+    request (a shell, a script, or before writers were recorded) have no writer and are left out.
+    """
+    lapsed = {}
+    for mapping in mappings:
+        writer = mapping.written_by
+        if writer is None:
+            if mapping.written_by_name:
+                lapsed[mapping.pk] = str(_("its writer '{name}' was deleted").format(name=mapping.written_by_name))
+            continue
+        name = writer.get_username()
+        if not writer.is_active:
+            lapsed[mapping.pk] = str(_("its writer '{name}' is deactivated").format(name=name))
+        elif acts_as_superuser(writer):
+            continue
+        elif mapping.superuser:
+            lapsed[mapping.pk] = str(
+                _("it grants superuser status and its writer '{name}' is no superuser").format(name=name)
+            )
+        else:
+            own = set(writer.groups.values_list('pk', flat=True))
+            foreign = sorted(group.name for group in mapping.netbox_groups.all() if group.pk not in own)
+            if foreign:
+                names = ', '.join(f"'{group}'" for group in foreign)
+                lapsed[mapping.pk] = str(
+                    _("its writer '{name}' is no longer a member of {names}").format(name=name, names=names)
+                )
+    return lapsed
 
 
 class GroupMappingQuerySet(RestrictedQuerySet):
@@ -112,6 +148,18 @@ class GroupMapping(NetBoxModel):
     )
     description = models.CharField(verbose_name=_('description'), max_length=200, blank=True)
     enabled = models.BooleanField(verbose_name=_('enabled'), default=True)
+    # Who last created or changed the rule, and so vouched that they held what it grants (rule_authority_problem).
+    # The name stays when the account is deleted. Both are set by save() from NetBox's current request.
+    written_by = models.ForeignKey(
+        to=settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        related_name='+',
+        null=True,
+        blank=True,
+        editable=False,
+        verbose_name=_('written by'),
+    )
+    written_by_name = models.CharField(verbose_name=_('written by (name)'), max_length=150, blank=True, editable=False)
 
     objects = GroupMappingQuerySet.as_manager()
 
@@ -129,6 +177,13 @@ class GroupMapping(NetBoxModel):
     @property
     def is_glob(self):
         return is_glob(self.authentik_group)
+
+    def save(self, *args, **kwargs):
+        # Pages, imports, bulk edits and the REST API all run in a request NetBox keeps in current_request.
+        writer = getattr(current_request.get(), 'user', None)
+        if writer is not None and writer.is_authenticated:
+            self.written_by, self.written_by_name = writer, writer.get_username()
+        super().save(*args, **kwargs)
 
     def clean(self):
         super().clean()

@@ -21,14 +21,17 @@ from netbox.ui import attrs, layout, panels
 from netbox.ui.breadcrumbs import Breadcrumb
 from netbox.views import generic
 from social_django.models import UserSocialAuth
+from users.constants import CONSTRAINT_TOKEN_USER
 from users.models import Group
 from utilities.forms import DeleteForm
 from utilities.htmx import htmx_partial
+from utilities.permissions import permission_is_exempt, qs_filter_from_constraints
 from utilities.views import ContentTypePermissionRequiredMixin, get_action_url, register_model_view
 
 from . import filtersets, forms, linking, mapping_rules, tables
 from .forms import EffectiveRulesForm
-from .models import GroupMapping
+from .groups import DATABASE
+from .models import GroupMapping, writers_who_lost_authority
 
 LIST_VIEW = 'plugins:netbox_authentik:association_list'
 
@@ -279,6 +282,26 @@ class GroupMappingBulkDeleteView(SelectedIdsMixin, generic.BulkDeleteView):
     table = tables.GroupMappingTable
 
 
+def sees_every_rule(user):
+    """True for a superuser, or a holder of a view permission on rules without constraints (or with the exemption)."""
+    permission = 'netbox_authentik.view_groupmapping'
+    if (user.is_active and user.is_superuser) or permission_is_exempt(permission):
+        return True
+    if not user.is_authenticated or permission not in user.get_all_permissions():
+        return False
+    # NetBox's own reading: one permission without constraints gives model-wide access (an empty filter).
+    return not qs_filter_from_constraints(user._object_perm_cache[permission], {CONSTRAINT_TOKEN_USER: user})
+
+
+def rule_writers(rule_ids):
+    """{rule id: (its writer's name, why they could no longer write it or '')} for the rules in NetBox."""
+    mappings = (
+        GroupMapping.objects.filter(pk__in=rule_ids).select_related('written_by').prefetch_related('netbox_groups')
+    )
+    lapsed = writers_who_lost_authority(mappings)
+    return {mapping.pk: (mapping.written_by_name, lapsed.get(mapping.pk, '')) for mapping in mappings}
+
+
 class EffectiveRulesView(ContentTypePermissionRequiredMixin, View):
     """The rules in force now (configuration.py and NetBox), and what they would give one linked user."""
 
@@ -289,14 +312,23 @@ class EffectiveRulesView(ContentTypePermissionRequiredMixin, View):
 
     def get(self, request):
         config = mapping_rules.configuration()
-        rules = mapping_rules.effective_rules(config)
+        every_rule = sees_every_rule(request.user)
+        # The rules this person may see, as on the rule list, API and GraphQL: configuration.py's only with
+        # an unconstrained view permission (they are no objects a constraint could select).
+        visible = set(GroupMapping.objects.restrict(request.user, 'view').values_list('pk', flat=True))
+        rules = [
+            rule
+            for rule in mapping_rules.effective_rules(config)
+            if (rule.rule_id in visible if rule.source == DATABASE else every_rule)
+        ]
         named = {name for rule in rules for name in rule.netbox_groups}
         existing = frozenset(Group.objects.filter(name__in=named).values_list('name', flat=True))
-        table = tables.EffectiveRuleTable(rules, existing_groups=existing)
+        table = tables.EffectiveRuleTable(rules, existing_groups=existing, writers=rule_writers(visible))
 
-        # Whose groups one may look at follows the identity link pages' view permission.
+        # Whose groups one may look at follows the identity link pages' view permission. The preview applies
+        # every rule, so it is shown only to those who see every rule.
         links = linking.associations().restrict(request.user, 'view')
-        may_preview = request.user.has_perm('social_django.view_usersocialauth')
+        may_preview = every_rule and request.user.has_perm('social_django.view_usersocialauth')
         form = EffectiveRulesForm(request.GET or None, links=links if may_preview else links.none())
         preview = None
         if may_preview and form.is_valid() and form.cleaned_data['link'] is not None:
