@@ -12,6 +12,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from netbox.context import current_request
 from netbox.models import NetBoxModel
+from users.constants import CONSTRAINT_TOKEN_USER
+from utilities.permissions import permission_is_exempt, qs_filter_from_constraints
 from utilities.querysets import RestrictedQuerySet
 
 from .groups import glob_problem, is_glob
@@ -21,6 +23,7 @@ __all__ = (
     'AuthentikGroup',
     'GroupMapping',
     'PROVISION_PERMISSION',
+    'holds_without_constraints',
     'RULE_GRANTS_NOTHING',
     'rule_authority_problem',
     'rule_grants_nothing',
@@ -196,6 +199,19 @@ class GroupMapping(NetBoxModel):
 # Who may push users and groups through SCIM: a NetBox permission with the custom action 'provision' on
 # "Authentik group" (or a superuser). Provisioning hands out whatever the mapping rules grant.
 PROVISION_PERMISSION = 'netbox_authentik.provision_authentikgroup'
+
+
+def holds_without_constraints(user, permission):
+    """True when `user` holds `permission` for every object: superuser, exempt, or one grant without constraints.
+
+    NetBox's own reading (RestrictedQuerySet.restrict): any constraint-free grant of a permission gives model-wide
+    access; grants that all carry constraints give access only to the objects they select.
+    """
+    if acts_as_superuser(user) or permission_is_exempt(permission):
+        return True
+    if not getattr(user, 'is_authenticated', False) or permission not in user.get_all_permissions():
+        return False
+    return not qs_filter_from_constraints(user._object_perm_cache[permission], {CONSTRAINT_TOKEN_USER: user})
 
 
 class AuthentikGroup(models.Model):

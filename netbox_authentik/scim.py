@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from users.models import Token
 
 from . import provisioning
-from .models import PROVISION_PERMISSION
+from .models import PROVISION_PERMISSION, holds_without_constraints
 from .scim_filters import filter_q
 from .scim_parsing import parse_group, parse_user
 from .scim_patch import apply_patch, patch_operations
@@ -55,6 +55,12 @@ class ScimTokenAuthentication(TokenAuthentication):
         return 'Bearer realm="NetBox SCIM"'
 
 
+CONSTRAINED_PROVISION = (
+    f'The permission that lets this token provision ({PROVISION_PERMISSION}) has constraints, which SCIM cannot '
+    'apply: provisioning may change any user and group. Grant the provision action without constraints.'
+)
+
+
 class MayProvision(BasePermission):
     """A token (never a session) whose user may provision; a read-only token only reads."""
 
@@ -69,7 +75,13 @@ class MayProvision(BasePermission):
         if request.method not in SAFE_METHODS and not request.auth.write_enabled:
             return False
         user = request.user
-        return bool(user.is_active and (user.is_superuser or user.has_perm(PROVISION_PERMISSION)))
+        if not (user.is_active and (user.is_superuser or user.has_perm(PROVISION_PERMISSION))):
+            return False
+        # Provisioning acts on any user and group Authentik pushes: a constraint could not be honoured, so a
+        # permission limited by one is refused rather than silently read as unlimited.
+        if not holds_without_constraints(user, PROVISION_PERMISSION):
+            raise exceptions.PermissionDenied(CONSTRAINED_PROVISION)
+        return True
 
 
 def scim_response(body, status=200):

@@ -21,17 +21,15 @@ from netbox.ui import attrs, layout, panels
 from netbox.ui.breadcrumbs import Breadcrumb
 from netbox.views import generic
 from social_django.models import UserSocialAuth
-from users.constants import CONSTRAINT_TOKEN_USER
 from users.models import Group
 from utilities.forms import DeleteForm
 from utilities.htmx import htmx_partial
-from utilities.permissions import permission_is_exempt, qs_filter_from_constraints
 from utilities.views import ContentTypePermissionRequiredMixin, get_action_url, register_model_view
 
 from . import filtersets, forms, linking, mapping_rules, tables
 from .forms import EffectiveRulesForm
 from .groups import DATABASE
-from .models import GroupMapping, writers_who_lost_authority
+from .models import GroupMapping, holds_without_constraints, writers_who_lost_authority
 
 LIST_VIEW = 'plugins:netbox_authentik:association_list'
 
@@ -284,13 +282,7 @@ class GroupMappingBulkDeleteView(SelectedIdsMixin, generic.BulkDeleteView):
 
 def sees_every_rule(user):
     """True for a superuser, or a holder of a view permission on rules without constraints (or with the exemption)."""
-    permission = 'netbox_authentik.view_groupmapping'
-    if (user.is_active and user.is_superuser) or permission_is_exempt(permission):
-        return True
-    if not user.is_authenticated or permission not in user.get_all_permissions():
-        return False
-    # NetBox's own reading: one permission without constraints gives model-wide access (an empty filter).
-    return not qs_filter_from_constraints(user._object_perm_cache[permission], {CONSTRAINT_TOKEN_USER: user})
+    return holds_without_constraints(user, 'netbox_authentik.view_groupmapping')
 
 
 def rule_writers(rule_ids):
