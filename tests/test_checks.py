@@ -410,7 +410,9 @@ def _lacks(source, step, consequence):
     return ('netbox_authentik.W003', f"{source} lacks '{step}': {consequence}.")
 
 
-SECOND_IDENTITY = 'whoever is signed in to NetBox can attach another Authentik identity to their account'
+SECOND_IDENTITY = (
+    'whoever is signed in to NetBox links any Authentik identity signed in from their browser to their account'
+)
 COLLISION = (
     "a first sign-in whose username a NetBox user already has gets a suffixed copy ('bob' becomes 'bob<16 hex>')"
 )
