@@ -22,7 +22,7 @@ from .group_sync import apply_authentik_groups
 from .linking import PROVIDER, link_key
 from .logsafe import safe
 from .models import AuthentikGroup
-from .scim_protocol import GROUP_SCHEMA, USER_SCHEMA, ScimError, bad_value
+from .scim_protocol import GROUP_SCHEMA, USER_SCHEMA, ScimError, bad_value, resource_id
 from .sessions import end_authentik_sessions
 
 logger = logging.getLogger(__name__)
@@ -71,12 +71,11 @@ def scim_groups():
     return AuthentikGroup.objects.prefetch_related(Prefetch('members', members)).order_by('pk')
 
 
-def get_or_404(queryset, resource_id, kind):
-    if not str(resource_id).isdigit():
-        raise ScimError(404, f'{kind} {resource_id} not found')
-    found = queryset.filter(pk=int(resource_id)).first()
+def get_or_404(queryset, scim_id, kind):
+    pk = resource_id(scim_id)
+    found = queryset.filter(pk=pk).first() if pk is not None else None
     if found is None:
-        raise ScimError(404, f'{kind} {resource_id} not found')
+        raise ScimError(404, f'{kind} {str(scim_id)[:40]} not found')
     return found
 
 
@@ -137,26 +136,67 @@ def group_resource(group, base_url):
     return resource
 
 
-# -- parsing ---------------------------------------------------------------------------------------------
-
-
 # -- users -----------------------------------------------------------------------------------------------
 
 
-def _username_conflict(username, exclude_pk=None):
-    """Return a 409 ScimError when another NetBox user has this username, or has it but for case."""
+def _username_conflict(username, external_id, exclude_pk=None):
+    """Return the ScimError when another NetBox user has this username (or has it but for case), else None.
+
+    A holder linked to another Authentik identity gets 400 uniqueness, never 409: on a 409 Authentik looks
+    the username up and adopts whatever account it finds, which would hand a former person's account
+    (and the new person's groups and superuser status) to someone else. An unlinked holder gets 409: that
+    look-up never shows unlinked users.
+    """
     users = get_user_model().objects.exclude(pk=exclude_pk)
-    existing = users.filter(username__iexact=username).values_list('username', flat=True).first()
-    if existing is None:
+    holder = users.filter(username__iexact=username).only('pk', 'username', 'is_active').first()
+    if holder is None:
         return None
-    if existing == username:
+    link = user_link(holder)
+    if link is not None and link.uid != external_id:
+        _log_identity_conflict(holder, link, username, external_id)
+        return ScimError(
+            400,
+            f"NetBox user '{holder.username}' belongs to another Authentik identity"
+            f"{' (deleted in Authentik)' if _scim_deleted(link) else ''}; NetBox never gives one identity's "
+            'account to another. The NetBox log (ERROR) says how to resolve it.',
+            'uniqueness',
+        )
+    if holder.username == username:
         detail = (
-            f"NetBox user '{existing}' already exists and is not linked to this Authentik identity. If it "
-            'is the same person, link the two in NetBox (Authentik identity links), then sync again.'
+            f"NetBox user '{holder.username}' already exists and is not linked to this Authentik identity. If "
+            'it is the same person, link the two in NetBox (Authentik identity links), then sync again.'
         )
     else:
-        detail = f"NetBox user '{existing}' differs from '{username}' in case only"
+        detail = f"NetBox user '{holder.username}' differs from '{username}' in case only"
     return ScimError(409, detail, 'uniqueness')
+
+
+def _scim_deleted(link):
+    return bool((link.extra_data or {}).get('scim_deleted_at'))
+
+
+def _log_identity_conflict(holder, link, username, external_id):
+    """Tell the admin, at ERROR, that a new Authentik identity wants a username an older identity's account has."""
+    state = 'active' if holder.is_active else 'inactive'
+    if _scim_deleted(link):
+        state += f', its Authentik user deleted (SCIM DELETE at {link.extra_data["scim_deleted_at"]})'
+    logger.error(
+        "SCIM refused Authentik identity %s the username '%s': NetBox user '%s' (id %s, %s) has it and is "
+        'linked to Authentik identity %s. NetBox never gives one identity an account linked to another, so '
+        "this person is not provisioned yet. If it is the same person, link NetBox user '%s' to identity %s "
+        '(Authentik identity links: delete the old link, add the new one). If it is another person, rename '
+        "or delete NetBox user '%s'. Then save the SCIM provider in Authentik (it syncs again) or wait for "
+        'its next full sync.',
+        safe(external_id),
+        safe(username),
+        safe(holder.username),
+        holder.pk,
+        state,
+        safe(link.uid),
+        safe(holder.username),
+        safe(external_id),
+        safe(holder.username),
+    )
 
 
 def create_user(fields, actor):
@@ -169,7 +209,7 @@ def create_user(fields, actor):
         # Signed in before the first push: the same person, matched through the link, not a copy.
         user = replace_user(link.user, fields, actor)
         return user, user_link(user), False
-    if conflict := _username_conflict(fields.username):
+    if conflict := _username_conflict(fields.username, fields.external_id):
         raise conflict
     user = get_user_model()(
         username=fields.username,
@@ -215,7 +255,9 @@ def replace_user(user, fields, actor):
         raise ScimError(
             400, f"externalId cannot change: this user is linked to Authentik identity '{link.uid}'", 'mutability'
         )
-    if fields.username != user.username and (conflict := _username_conflict(fields.username, exclude_pk=user.pk)):
+    if fields.username != user.username and (
+        conflict := _username_conflict(fields.username, fields.external_id, exclude_pk=user.pk)
+    ):
         raise conflict
     was_active = user.is_active
     user.username, user.first_name, user.last_name = fields.username, fields.first_name, fields.last_name
@@ -243,7 +285,7 @@ def deactivate_or_delete_user(user, actor):
         user.is_active = False
         user.save(update_fields=['is_active'])
         _deactivated(user, link)
-    _mark_provisioned(link)
+    _mark_provisioned(link, deleted=True)
 
 
 def _deactivated(user, link):
@@ -254,12 +296,19 @@ def _deactivated(user, link):
         transaction.on_commit(lambda: end_authentik_sessions(sub=uid))
 
 
-def _mark_provisioned(link, groups=None):
-    """Record on the link that SCIM provisioned this user, when, and (for group changes) the groups it saw."""
+def _mark_provisioned(link, groups=None, deleted=False):
+    """Record on the link that SCIM provisioned this user, when, and (for group changes) the groups it saw.
+
+    `deleted`: Authentik deleted the person (SCIM DELETE), recorded as scim_deleted_at until it is pushed again.
+    """
     if link is None:
         return
     now = timezone.now().isoformat(timespec='seconds')
     extra = {**(link.extra_data or {}), 'scim_provisioned': True, 'scim_updated_at': now}
+    if deleted:
+        extra['scim_deleted_at'] = now
+    elif groups is None:
+        extra.pop('scim_deleted_at', None)
     if groups is not None:
         extra.update(groups=list(groups), groups_synced_at=now)
     link.extra_data = extra
@@ -271,11 +320,14 @@ def _mark_provisioned(link, groups=None):
 
 def _members(member_ids):
     """The SCIM users with these ids; a 400 when one is not a SCIM user."""
-    ids = {int(value) for value in member_ids if str(value).isdigit()}
+    ids = {pk for pk in map(resource_id, member_ids) if pk is not None}
     found = set(scim_users().filter(pk__in=ids).values_list('pk', flat=True)) if ids else set()
     unknown = sorted({str(value) for value in member_ids} - {str(pk) for pk in found})
     if unknown:
-        raise bad_value(f'No SCIM user with id(s) {", ".join(unknown)}')
+        shown = ', '.join(value[:40] for value in unknown[:10]) + (
+            f' and {len(unknown) - 10} more' if len(unknown) > 10 else ''
+        )
+        raise bad_value(f'No SCIM user with id(s) {shown}')
     return found
 
 
