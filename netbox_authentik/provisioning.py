@@ -22,6 +22,7 @@ from .group_sync import apply_authentik_groups
 from .linking import PROVIDER, link_key
 from .logsafe import safe
 from .models import AuthentikGroup
+from .scim_conflicts import username_conflict
 from .scim_protocol import GROUP_SCHEMA, USER_SCHEMA, ScimError, bad_value, resource_id
 from .sessions import end_authentik_sessions
 
@@ -82,8 +83,8 @@ def get_or_404(queryset, scim_id, kind):
 # -- rendering -------------------------------------------------------------------------------------------
 
 
-def user_resource(user, base_url, link=None):
-    """A NetBox user as a SCIM User."""
+def user_resource(user, base_url, link=None, groups=None):
+    """A NetBox user as a SCIM User; `groups`: its Authentik groups when known (else read from the user)."""
     extra = (link.extra_data if link is not None else None) or {}
     formatted = f'{user.first_name} {user.last_name}'.strip()
     name = {
@@ -98,7 +99,10 @@ def user_resource(user, base_url, link=None):
         'displayName': formatted or user.username,
         'active': user.is_active,
         'emails': [{'value': user.email, 'type': 'other', 'primary': True}] if user.email else [],
-        'groups': [{'value': str(group.pk), 'display': group.display_name} for group in user.authentik_groups.all()],
+        'groups': [
+            {'value': str(group.pk), 'display': group.display_name}
+            for group in (user.authentik_groups.all() if groups is None else groups)
+        ],
         'meta': {
             'resourceType': 'User',
             'created': user.date_joined.isoformat(),
@@ -139,66 +143,6 @@ def group_resource(group, base_url):
 # -- users -----------------------------------------------------------------------------------------------
 
 
-def _username_conflict(username, external_id, exclude_pk=None):
-    """Return the ScimError when another NetBox user has this username (or has it but for case), else None.
-
-    A holder linked to another Authentik identity gets 400 uniqueness, never 409: on a 409 Authentik looks
-    the username up and adopts whatever account it finds, which would hand a former person's account
-    (and the new person's groups and superuser status) to someone else. An unlinked holder gets 409: that
-    look-up never shows unlinked users.
-    """
-    users = get_user_model().objects.exclude(pk=exclude_pk)
-    holder = users.filter(username__iexact=username).only('pk', 'username', 'is_active').first()
-    if holder is None:
-        return None
-    link = user_link(holder)
-    if link is not None and link.uid != external_id:
-        _log_identity_conflict(holder, link, username, external_id)
-        return ScimError(
-            400,
-            f"NetBox user '{holder.username}' belongs to another Authentik identity"
-            f"{' (deleted in Authentik)' if _scim_deleted(link) else ''}; NetBox never gives one identity's "
-            'account to another. The NetBox log (ERROR) says how to resolve it.',
-            'uniqueness',
-        )
-    if holder.username == username:
-        detail = (
-            f"NetBox user '{holder.username}' already exists and is not linked to this Authentik identity. If "
-            'it is the same person, link the two in NetBox (Authentik identity links), then sync again.'
-        )
-    else:
-        detail = f"NetBox user '{holder.username}' differs from '{username}' in case only"
-    return ScimError(409, detail, 'uniqueness')
-
-
-def _scim_deleted(link):
-    return bool((link.extra_data or {}).get('scim_deleted_at'))
-
-
-def _log_identity_conflict(holder, link, username, external_id):
-    """Tell the admin, at ERROR, that a new Authentik identity wants a username an older identity's account has."""
-    state = 'active' if holder.is_active else 'inactive'
-    if _scim_deleted(link):
-        state += f', its Authentik user deleted (SCIM DELETE at {link.extra_data["scim_deleted_at"]})'
-    logger.error(
-        "SCIM refused Authentik identity %s the username '%s': NetBox user '%s' (id %s, %s) has it and is "
-        'linked to Authentik identity %s. NetBox never gives one identity an account linked to another, so '
-        "this person is not provisioned yet. If it is the same person, link NetBox user '%s' to identity %s "
-        '(Authentik identity links: delete the old link, add the new one). If it is another person, rename '
-        "or delete NetBox user '%s'. Then save the SCIM provider in Authentik (it syncs again) or wait for "
-        'its next full sync.',
-        safe(external_id),
-        safe(username),
-        safe(holder.username),
-        holder.pk,
-        state,
-        safe(link.uid),
-        safe(holder.username),
-        safe(external_id),
-        safe(holder.username),
-    )
-
-
 def create_user(fields, actor):
     """POST /Users: create the NetBox user and its Authentik link, or adopt the user already linked.
 
@@ -207,9 +151,9 @@ def create_user(fields, actor):
     link = _links().select_related('user').filter(uid=fields.external_id).first()
     if link is not None:
         # Signed in before the first push: the same person, matched through the link, not a copy.
-        user = replace_user(link.user, fields, actor)
-        return user, user_link(user), False
-    if conflict := _username_conflict(fields.username, fields.external_id):
+        user, link = replace_user(link.user, fields, actor)
+        return user, link, False
+    if conflict := username_conflict(fields.username, fields.external_id):
         raise conflict
     user = get_user_model()(
         username=fields.username,
@@ -222,9 +166,8 @@ def create_user(fields, actor):
     user.save()
     _add_default_groups(user)
     link = UserSocialAuth.objects.create(
-        user=user, provider=PROVIDER, uid=fields.external_id, extra_data={}, **link_key(PROVIDER)
+        user=user, provider=PROVIDER, uid=fields.external_id, extra_data=_provisioned({}), **link_key(PROVIDER)
     )
-    _mark_provisioned(link)
     logger.info('SCIM created NetBox user %s', safe(user))
     return user, link, True
 
@@ -249,26 +192,40 @@ def user_link(user):
 
 
 def replace_user(user, fields, actor):
-    """PUT /Users/{id}: make the NetBox user what the SCIM User says (name, email, active)."""
+    """PUT /Users/{id}: make the NetBox user what the SCIM User says (name, email, active); return (user, link).
+
+    A push that changes nothing writes nothing (Authentik's full sync may send every user again).
+    """
     link = user_link(user)
     if link is not None and link.uid != fields.external_id:
         raise ScimError(
             400, f"externalId cannot change: this user is linked to Authentik identity '{link.uid}'", 'mutability'
         )
     if fields.username != user.username and (
-        conflict := _username_conflict(fields.username, fields.external_id, exclude_pk=user.pk)
+        conflict := username_conflict(fields.username, fields.external_id, exclude_pk=user.pk)
     ):
         raise conflict
     was_active = user.is_active
-    user.username, user.first_name, user.last_name = fields.username, fields.first_name, fields.last_name
-    user.email, user.is_active = fields.email, fields.active
-    user.save(update_fields=['username', 'first_name', 'last_name', 'email', 'is_active'])
+    wanted = {
+        'username': fields.username,
+        'first_name': fields.first_name,
+        'last_name': fields.last_name,
+        'email': fields.email,
+        'is_active': fields.active,
+    }
+    changed = [name for name, value in wanted.items() if getattr(user, name) != value]
+    if not changed and link is not None and (link.extra_data or {}).get('scim_provisioned'):
+        return user, link
+    for name in changed:
+        setattr(user, name, wanted[name])
+    if changed:
+        user.save(update_fields=changed)
     if was_active and not user.is_active:
         _deactivated(user, link)
     elif not was_active and user.is_active:
         logger.info('SCIM reactivated NetBox user %s', safe(user))
     _mark_provisioned(link)
-    return user
+    return user, link
 
 
 def deactivate_or_delete_user(user, actor):
@@ -303,16 +260,22 @@ def _mark_provisioned(link, groups=None, deleted=False):
     """
     if link is None:
         return
+    link.extra_data = _provisioned(link.extra_data, groups, deleted)
+    # An UPDATE without model signals: NetBox's handlers would look up the link's object type each time.
+    UserSocialAuth.objects.filter(pk=link.pk).update(extra_data=link.extra_data)
+
+
+def _provisioned(extra_data, groups=None, deleted=False):
+    """A link's extra_data with the SCIM marks of a change made now."""
     now = timezone.now().isoformat(timespec='seconds')
-    extra = {**(link.extra_data or {}), 'scim_provisioned': True, 'scim_updated_at': now}
+    extra = {**(extra_data or {}), 'scim_provisioned': True, 'scim_updated_at': now}
     if deleted:
         extra['scim_deleted_at'] = now
     elif groups is None:
         extra.pop('scim_deleted_at', None)
     if groups is not None:
         extra.update(groups=list(groups), groups_synced_at=now)
-    link.extra_data = extra
-    link.save(update_fields=['extra_data'])
+    return extra
 
 
 # -- groups ----------------------------------------------------------------------------------------------
@@ -388,7 +351,11 @@ def resync_users(user_ids, actor):
         .objects.filter(pk__in=user_ids)
         .prefetch_related(Prefetch('authentik_groups', AuthentikGroup.objects.only('pk', 'display_name')))
     )
+    marked = []
     for user in users:
         names = sorted({group.display_name for group in user.authentik_groups.all()})
         apply_authentik_groups(user, names, message=SCIM_MESSAGE, config=config, actor=actor)
-        _mark_provisioned(links.get(user.pk), groups=names)
+        if (link := links.get(user.pk)) is not None:
+            link.extra_data = _provisioned(link.extra_data, groups=names)
+            marked.append(link)
+    UserSocialAuth.objects.bulk_update(marked, ['extra_data'], batch_size=500)

@@ -217,11 +217,16 @@ class UsersView(ScimView):
     def post(self, request):
         fields = parse_user(self.body())
         user, link, created = provisioning.create_user(fields, request.user)
+        if created:  # a new user is in no Authentik group yet
+            return self.render(user, status=201, link=link, groups=[])
         return self.render(user, status=201)
 
-    def render(self, user, status=200):
-        user = provisioning.scim_users().get(pk=user.pk)
-        resource = provisioning.user_resource(user, self.base_url(), provisioning.user_link(user))
+    def render(self, user, status=200, link=None, groups=None):
+        """The user as a SCIM User; without its link, as read back from the database."""
+        if link is None:
+            user = provisioning.scim_users().get(pk=user.pk)
+            link = provisioning.user_link(user)
+        resource = provisioning.user_resource(user, self.base_url(), link, groups)
         return scim_response(select_attributes(resource, self.request.query_params), status)
 
 
@@ -236,7 +241,8 @@ class UserView(UsersView):
 
     def put(self, request, pk):
         fields = parse_user(self.body())
-        return self.render(provisioning.replace_user(self.user(pk), fields, request.user))
+        user, link = provisioning.replace_user(self.user(pk), fields, request.user)
+        return self.render(user, link=link)
 
     def patch(self, request, pk):
         user = self.user(pk)
@@ -246,7 +252,8 @@ class UserView(UsersView):
         current.pop('meta')
         patched = apply_patch(current, operations, USER_NAMES, multi_valued={'emails'})
         fields = parse_user(patched)
-        return self.render(provisioning.replace_user(user, fields, request.user))
+        user, link = provisioning.replace_user(user, fields, request.user)
+        return self.render(user, link=link)
 
     def delete(self, request, pk):
         provisioning.deactivate_or_delete_user(self.user(pk), request.user)

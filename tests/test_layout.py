@@ -24,6 +24,7 @@ LAYERS = (
         'link_plans',
         'provisioning',
         'scim_parsing',
+        'scim_conflicts',
     },
     # the social-core backend and the static checks
     {'backends', 'checks', 'startup'},

@@ -208,7 +208,7 @@ def test_a_new_person_never_lands_on_a_deleted_persons_account(scim, admins_mapp
     assert not UserSocialAuth.objects.filter(uid='b' * 64).exists()
     assert get_user_model().objects.filter(username__iexact='bob').count() == 1
     error = next(record for record in caplog.records if record.levelname == 'ERROR')
-    assert error.name == 'netbox_authentik.provisioning'
+    assert error.name == 'netbox_authentik.scim_conflicts'
     message = error.getMessage()
     assert "NetBox user 'bob'" in message and 'b' * 64 in message and 'a' * 64 in message
     assert 'deleted' in message and 'rename or delete' in message and 'link' in message
