@@ -69,21 +69,22 @@ class Sender:
         connection.queries_log.clear()  # CaptureQueriesContext counts within a 9,000-query window
         data = json.dumps(body) if body is not None else ''
         with CaptureQueriesContext(connection) as queries:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             response = getattr(self.client, method)(BASE + path, data=data, content_type=SCIM)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         assert response.status_code in (200, 201), response.content
-        self.timings.setdefault(kind, []).append((elapsed, len(queries)))
+        self.timings.setdefault(kind, []).append((elapsed, len(queries), cpu))
         return json.loads(response.content)
 
     def figures(self, kind):
-        """(requests, p50 ms, p95 ms, min/median/max queries) of a kind, without its warm-up requests."""
+        """(requests, p50 ms, p95 ms, min/median/max queries, p50 CPU ms) of a kind, without its warm-up requests."""
         rows = self.timings[kind]
         rows = rows[WARM_UP:] if len(rows) > 2 * WARM_UP else rows
-        times = sorted(seconds * 1000 for seconds, _queries in rows)
-        queries = [count for _seconds, count in rows]
+        times = sorted(seconds * 1000 for seconds, _queries, _cpu in rows)
+        queries = [count for _seconds, count, _cpu in rows]
+        cpu = statistics.median(cpu * 1000 for _seconds, _queries, cpu in rows)
         p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-        return len(rows), statistics.median(times), p95, (min(queries), statistics.median(queries), max(queries))
+        return len(rows), statistics.median(times), p95, (min(queries), statistics.median(queries), max(queries)), cpu
 
 
 def user_body(number):
@@ -152,16 +153,20 @@ def run(user_count, group_count):
 
 def report(small, full, sizes):
     print(f'Server time per request (ms) and SQL queries; {sizes[1][0]} users, {sizes[1][1]} groups.')
+    print('CPU: the median CPU time of this process alone (PostgreSQL not included), less sensitive to a busy machine.')
     print(f'Queries at {sizes[0][0]} users / {sizes[0][1]} groups are shown for comparison (constant in N?).')
-    print(f'  {"request":32} {"count":>6} {"p50":>7} {"p95":>7}   queries min/median/max   at small N')
+    print(f'  {"request":32} {"count":>6} {"p50":>7} {"p95":>7} {"CPU":>6}   queries min/median/max   at small N')
     for kind in full.timings:
-        count, p50, p95, (least, median, most) = full.figures(kind)
+        count, p50, p95, (least, median, most), cpu = full.figures(kind)
         small_median = small.figures(kind)[3][1] if kind in small.timings else '-'
-        print(f'  {kind:32} {count:6} {p50:7.1f} {p95:7.1f}   {least:5} {median:7} {most:6}        {small_median}')
+        print(
+            f'  {kind:32} {count:6} {p50:7.1f} {p95:7.1f} {cpu:6.1f}   {least:5} {median:7} {most:6}'
+            f'        {small_median}'
+        )
     sync = [row for kind in full.timings if kind.startswith('full sync') for row in full.timings[kind]]
     print(
-        f'  a full sync without changes: {len(sync)} requests, {sum(t for t, _q in sync):.1f} s server time, '
-        f'{sum(q for _t, q in sync)} queries'
+        f'  a full sync without changes: {len(sync)} requests, {sum(row[0] for row in sync):.1f} s server time, '
+        f'{sum(row[1] for row in sync)} queries'
     )
 
 
