@@ -81,6 +81,22 @@ def test_a_control_character_in_a_path_cannot_forge_a_log_line(scim, caplog):
     assert all('\n' not in line for line in refusal_lines(caplog))
 
 
+def test_an_unreachable_cache_costs_a_log_line_never_the_request(scim, monkeypatch, caplog):
+    from netbox_authentik import scim_activity
+
+    class Unreachable:
+        def set(self, *args, **kwargs):
+            raise ConnectionError('Redis is down')
+
+        get = set
+
+    monkeypatch.setattr(scim_activity, 'cache', Unreachable())
+
+    assert scim('POST', 'Users', user_body()).status_code == 201
+    assert scim('POST', 'Groups', {'displayName': 'no schemas'}).status_code == 400
+    assert 'Could not record SCIM activity in the cache: Redis is down' in caplog.text
+
+
 # -- authentik_check -----------------------------------------------------------------------------------
 
 
