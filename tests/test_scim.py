@@ -673,6 +673,19 @@ def test_queries_per_request_do_not_grow_with_the_number_of_users(scim, admins_m
     assert measure(10, 'a') == measure(100, 'b')
 
 
+def test_a_full_sync_that_changes_nothing_writes_nothing(scim):
+    pk = scim('POST', 'Users', user_body()).body['id']
+    before = UserSocialAuth.objects.get(user_id=pk).extra_data
+
+    with CaptureQueriesContext(connection) as queries:
+        response = scim('PUT', f'Users/{pk}', user_body(id=pk))
+
+    assert response.status_code == 200 and response.body['userName'] == 'ada'
+    writes = [query['sql'] for query in queries if query['sql'].split()[0] in ('INSERT', 'UPDATE', 'DELETE')]
+    assert writes == []
+    assert UserSocialAuth.objects.get(user_id=pk).extra_data == before
+
+
 # -- pages --------------------------------------------------------------------------------------------
 
 
