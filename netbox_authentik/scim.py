@@ -145,6 +145,8 @@ class ScimView(APIView):
         response = scim_response(error.body(), status=error.status)
         if error.status == 401:
             response['WWW-Authenticate'] = ScimTokenAuthentication().authenticate_header(self.request)
+        if error.status == 405:
+            response['Allow'] = ', '.join(self.allowed_methods)
         return response
 
     def log_refusal(self, error):

@@ -245,3 +245,8 @@ def test_an_id_in_other_digits_never_names_that_user(scim, existing):
     assert scim('GET', 'Users/' + arabic).status_code == 404
     assert scim('DELETE', 'Users/' + arabic).status_code == 404
     assert get_user_model().objects.get(pk=existing['user']).is_active
+
+
+def test_405_says_which_methods_the_path_offers(scim, existing):
+    assert scim('POST', f'Users/{existing["user"]}', user_body())['Allow'] == 'GET, PUT, PATCH, DELETE, HEAD'
+    assert scim('DELETE', 'Groups')['Allow'] == 'GET, POST, HEAD, OPTIONS'
