@@ -10,8 +10,8 @@ LAYERS = (
     # pure helpers and the one accessor of settings
     {'settings', 'groups', 'logsafe', 'errors', 'nonces', 'scim_protocol', 'scim_filters', 'scim_patch'},
     # the metadata cache, identity links, the login button, sign-in guards, claims, the plugin's models,
-    # user changes in NetBox's change log
-    {'metadata', 'linking', 'login_button', 'guards', 'claims', 'models', 'user_changes'},
+    # user changes in NetBox's change log, what the SCIM endpoint last saw
+    {'metadata', 'linking', 'login_button', 'guards', 'claims', 'models', 'user_changes', 'scim_activity'},
     # Authentik's provider, token verification, the session registry, the effective mapping rules, the pipeline
     {
         'provider',
@@ -24,6 +24,7 @@ LAYERS = (
         'link_plans',
         'provisioning',
         'scim_parsing',
+        'scim_conflicts',
     },
     # the social-core backend and the static checks
     {'backends', 'checks', 'startup'},
