@@ -367,8 +367,13 @@ def pytest_runtestloop(session):
                 if failing[0] not in killers:
                     killers.append(failing[0])
                 continue
-            survivors.append(mutant)
             text = lines[mutant.line - 1].strip()
+            reason = HARMLESS.get((module_name, mutant.function, mutant.description, text))
+            if reason:
+                harmless.append(mutant)
+                _say(config, f'  harmless #{mutant.number} line {mutant.line}: {mutant.description}: {reason}')
+                continue
+            survivors.append(mutant)
             _say(
                 config,
                 f'  SURVIVED #{mutant.number} line {mutant.line} in {mutant.function}: {mutant.description}: {text}',
