@@ -252,3 +252,23 @@ def test_link_pages_show_the_scim_values(scim, client, provisioner):
     other = client.get(f'/plugins/authentik/associations/{signed_in_only.pk}/').content.decode()
     assert 'mdi-close' in detail_value(other, 'Provisioned by SCIM')
     assert detail_text(other, 'Last SCIM update') == '—'
+
+
+@pytest.mark.parametrize(
+    'expression, names',
+    [
+        ('userName sw "a" and active eq true', {'ada'}),
+        ('userName sw "a" or userName eq "bob"', {'ada', 'amy', 'bob'}),
+        ('not (userName sw "a") and active eq true', {'bob'}),
+    ],
+)
+def test_and_or_not_combine_as_they_say(scim, expression, names):
+    for name, sub, active in (('ada', 'a' * 64, True), ('amy', 'd' * 64, False), ('bob', 'b' * 64, True)):
+        scim('POST', 'Users', user_body(name, sub=sub, email=f'{name}@example.com', active=active))
+    body = scim('GET', 'Users?filter=' + quote(expression)).body
+    assert {user['userName'] for user in body['Resources']} == names
+
+
+@pytest.mark.parametrize('expression', ['emails[type eq "work"].value eq "x"', 'userName gt "a"'])
+def test_filters_it_cannot_read_are_400_invalid_filter(scim, expression):
+    assert_error(scim('GET', 'Users?filter=' + quote(expression)), 400, 'invalidFilter')
