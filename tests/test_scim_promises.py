@@ -203,6 +203,9 @@ def test_ne_returns_the_complement_of_eq(scim, attribute, value):
         return {user['id'] for user in body['Resources']}
 
     equal, different = found('eq'), found('ne')
+    # eq finds the one user the value names (bob is the inactive one): ne is then everyone else.
+    named = {'b' * 64: ids[1], 'false': ids[1], 'carol': ids[2]}.get(value, ids[0])
+    assert equal == {named}
     assert equal and different
     assert equal.isdisjoint(different)
     assert equal | different == set(ids)
