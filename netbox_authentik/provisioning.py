@@ -16,7 +16,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from social_django.models import UserSocialAuth
 
-from . import mapping_rules
+from . import access, mapping_rules
 from . import settings as plugin_settings
 from .group_sync import apply_authentik_groups
 from .linking import PROVIDER, link_key
@@ -262,7 +262,7 @@ def _mark_provisioned(link, groups=None):
     extra = {**(link.extra_data or {}), 'scim_provisioned': True, 'scim_updated_at': now}
     if groups is not None:
         extra.update(groups=list(groups), groups_synced_at=now)
-    link.extra_data = extra
+    link.extra_data = access.hold_outside_required_groups(link, extra, groups)
     link.save(update_fields=['extra_data'])
 
 
