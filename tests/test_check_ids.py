@@ -109,9 +109,9 @@ def test_an_e_id_stops_sign_in_with_a_message_and_a_w_or_i_id_does_not(check_id,
     location = response.get('Location', '')
     if check_id.startswith('E'):
         assert not location.startswith(AUTHORIZE_URL)
-        if check_id == 'E001':  # the backend is not configured at all: social-auth has no such backend
-            assert response.status_code == 404
-            return
+        if check_id == 'E001' and response.status_code == 404:
+            return  # social-auth has no such backend: what a server started with this configuration answers
+        # (A test process that loaded the backend earlier keeps it in social-core's cache: then the plugin refuses.)
         shown = login_page_messages(client, response)
         if check_id == 'E002':  # without the plugin, the backend's own refusal says what to do
             assert any("adds 'netbox_authentik' to PLUGINS" in message for message in shown), shown
