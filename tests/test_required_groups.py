@@ -177,6 +177,15 @@ def test_scim_user_deactivated_by_authentik_stays_inactive_when_a_group_push_let
         assert active(pk) is True
 
 
+def test_scim_user_held_then_deactivated_by_authentik_is_not_activated_by_a_group_push(scim):
+    with plugin_config(required_groups=['netbox-admins']):
+        pk = scim('POST', 'Users', user_body()).body['id']  # kept inactive: no group yet
+        scim('PUT', f'Users/{pk}', user_body(active=False, id=pk))  # then Authentik deactivates them itself
+        group_id = scim('POST', 'Groups', group_body('netbox-admins')).body['id']
+        scim('PATCH', f'Groups/{group_id}', members('add', pk))
+        assert active(pk) is False
+
+
 def test_scim_without_required_groups_keeps_authentiks_active_flag(scim):
     pk = scim('POST', 'Users', user_body()).body['id']
     assert active(pk) is True
