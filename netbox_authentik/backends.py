@@ -49,11 +49,20 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
         return self._guarded(super().auth_url)
 
     def auth_complete(self, *args, **kwargs):
-        return self._guarded(super().auth_complete, *args, **kwargs)
+        return self._guarded(self._complete, *args, **kwargs)
+
+    def _complete(self, *args, **kwargs):
+        if self.data.get('error') == 'access_denied':
+            # Authentik's answer when its policies (a binding on the application) refuse the person.
+            logger.info('Authentik refused the sign-in (access_denied): a policy on the application, or consent denied')
+            raise AuthentikError(self, guards.ACCESS_DENIED)
+        return super().auth_complete(*args, **kwargs)
 
     def _guarded(self, step, *args, **kwargs):
         """Run a sign-in step; anything unexpected is logged and shown as a short message, never a 500."""
         if refusal := guards.refusal_without_plugin(getattr(self.strategy, 'request', None)):
+            raise AuthentikError(self, refusal)
+        if refusal := startup.sign_in_refusal():
             raise AuthentikError(self, refusal)
         try:
             result = step(*args, **kwargs)
@@ -110,7 +119,10 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
                 )
                 with connection.cursor() as cursor:
                     cursor.execute('SELECT pg_advisory_xact_lock(%s)', [lock_id])
-            return super().pipeline(resolve_pipeline(pipeline), pipeline_index, *args, **kwargs)
+            user = super().pipeline(resolve_pipeline(pipeline), pipeline_index, *args, **kwargs)
+            # Refused inside the transaction: a disabled account is not changed by a sign-in it cannot use.
+            guards.refuse_inactive(self, user)
+            return user
 
 
 # System checks do not see a backend configured without the plugin; say it when the backend loads.

@@ -1,14 +1,12 @@
 """System checks: configuration problems, each named with its fix, never a crash.
 
-Django runs them for `netbox check`, `migrate` and `runserver`; gunicorn does not, so
-startup.py also logs them, once per server process, at its first request.
-Every id is listed in the README. The one check that reads the database runs only when Django
-passes it the 'default' database: `netbox check --database default`, and `migrate`.
+Django runs them for `netbox check`, `migrate` and `runserver`; startup.py logs them once per server
+process (gunicorn runs no checks). Every id is listed in the README. The one check that reads the
+database runs only when Django passes it 'default': `netbox check --database default`, and `migrate`.
 
-Every problem is a Warning, whatever its id: Django refuses `migrate`, `runserver` and every other
-command on an Error, and nothing about sign-in through Authentik may stop NetBox or its upgrade.
-The ids keep their meaning: an E id stops sign-in through Authentik (`netbox authentik_check`
-fails on it), a W id weakens it.
+Every problem is reported as a Warning: Django refuses `migrate`, `runserver` and every other command on
+an Error, and nothing here may stop NetBox or its upgrade. The ids carry the weight instead: while an E id
+stands, sign-in through Authentik is refused (startup.sign_in_refusal); a W id weakens it.
 """
 
 import functools
@@ -19,7 +17,7 @@ from django.conf import settings
 from django.core import checks
 from django.db import Error as DatabaseError
 
-from . import pipeline
+from . import access, pipeline
 from . import settings as plugin_settings
 from .endpoint import CONFIG, ENDPOINT, ISSUER_EXAMPLE, SHARED_ENDPOINTS, endpoint_problems, is_missing  # noqa: F401
 from .settings import backend_in_use, plugin_installed, remote_auth_backends
@@ -246,15 +244,12 @@ def check_group_settings(**kwargs):
                         id='netbox_authentik.E012',
                     )
                 )
-    found += _list_of_strings_problem(
-        'superuser_groups', config.get('superuser_groups'), 'Authentik group names', 'netbox_authentik.E013'
-    )
-    found += _list_of_strings_problem(
-        'group_filter', config.get('group_filter'), 'group name patterns', 'netbox_authentik.E014'
-    )
-    found += _list_of_strings_problem(
-        'protected_groups', config.get('protected_groups'), 'NetBox group names', 'netbox_authentik.E015'
-    )
+    for name, what, check_id in (
+        ('superuser_groups', 'Authentik group names', 'netbox_authentik.E013'),
+        ('group_filter', 'group name patterns', 'netbox_authentik.E014'),
+        ('protected_groups', 'NetBox group names', 'netbox_authentik.E015'),
+    ):
+        found += _list_of_strings_problem(name, config.get(name), what, check_id)
     return found
 
 
@@ -370,6 +365,13 @@ def check_pipeline(**kwargs):
             )
         )
     return found
+
+
+@_register()
+def check_required_groups(**kwargs):
+    """E019, E020: required_groups' items, and a pipeline that enforces it before creating or linking users."""
+    value = plugin_settings.plugin_config().get('required_groups')
+    return access.required_groups_problems(value, pipeline.resolve_pipeline(configured_pipeline()[1]) if value else ())
 
 
 @_register(checks.Tags.database)

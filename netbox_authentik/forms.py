@@ -156,6 +156,14 @@ class GroupMappingAuthorityMixin:
             raise forms.ValidationError(problem)
 
 
+# The picker asks NetBox's REST API for groups, which lists only those the person may view.
+NETBOX_GROUPS_HELP = _(
+    'Members of the Authentik group are put in these NetBox groups. The list shows only the NetBox groups you may '
+    'view: it stays empty without the permission to view groups (Admin › Permissions: object type "Users | Group", '
+    'action View). Unless you are a superuser, a rule may only name groups you are a member of.'
+)
+
+
 class GroupMappingForm(GroupMappingAuthorityMixin, NetBoxModelForm):
     """Add or edit one rule."""
 
@@ -163,7 +171,7 @@ class GroupMappingForm(GroupMappingAuthorityMixin, NetBoxModelForm):
         queryset=Group.objects.all(),
         required=False,
         label=_('NetBox groups'),
-        help_text=_('Members of the Authentik group are put in these NetBox groups.'),
+        help_text=NETBOX_GROUPS_HELP,
     )
 
     fieldsets = (
@@ -227,7 +235,7 @@ class GroupMappingBulkEditForm(GroupMappingAuthorityMixin, NetBoxModelBulkEditFo
 
     model = GroupMapping
     netbox_groups = DynamicModelMultipleChoiceField(
-        queryset=Group.objects.all(), required=False, label=_('NetBox groups')
+        queryset=Group.objects.all(), required=False, label=_('NetBox groups'), help_text=NETBOX_GROUPS_HELP
     )
     superuser = forms.NullBooleanField(required=False, widget=BulkEditNullBooleanSelect(), label=_('Superuser'))
     enabled = forms.NullBooleanField(required=False, widget=BulkEditNullBooleanSelect(), label=_('Enabled'))

@@ -7,12 +7,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from social_core.utils import module_member, slugify
 
+from . import access, user_changes
 from . import settings as plugin_settings
-from . import user_changes
 from .errors import AuthentikError
 from .group_sync import apply_authentik_groups
 from .groups import clean_groups_claim
-from .logsafe import safe
+from .logsafe import safe, safe_names
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ NETBOX_DEFAULT_PIPELINE = (
 AUTHENTIK_PIPELINE = (
     'social_core.pipeline.social_auth.social_details',
     'social_core.pipeline.social_auth.social_uid',
+    # required_groups: before anything finds, creates, links or changes a NetBox user.
+    access.REQUIRE_GROUPS,
     'social_core.pipeline.social_auth.social_user',
     # Opt-in (associate_existing_users): a first sign-in may join an existing NetBox user.
     'netbox_authentik.linking.associate_existing_user',
@@ -76,6 +78,23 @@ def resolve_pipeline(pipeline):
     if pipeline == NETBOX_DEFAULT_PIPELINE:
         return AUTHENTIK_PIPELINE
     return pipeline
+
+
+def require_groups(backend, response=None, *args, **kwargs):
+    """Refuse a person in none of required_groups, before any NetBox user is created, linked or changed."""
+    if backend.name != 'authentik':
+        return
+    claim = clean_groups_claim(backend.authentik_groups(response or {}))
+    if access.allows(claim.names):
+        return
+    required = access.required_groups()
+    logger.warning(
+        'Refused the sign-in of Authentik identity %s: required_groups lets in members of %s; its groups: %s.',
+        safe(kwargs.get('uid') or ''),
+        'nobody (the setting is malformed, see `netbox check`)' if required is None else safe_names(required),
+        'unknown (no groups claim)' if claim.names is None else safe_names(claim.names),
+    )
+    raise AuthentikError(backend, str(access.REFUSAL))
 
 
 def refuse_second_identity(backend, user=None, social=None, *args, **kwargs):

@@ -16,7 +16,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from social_django.models import UserSocialAuth
 
-from . import mapping_rules
+from . import access, mapping_rules
 from . import settings as plugin_settings
 from .group_sync import apply_authentik_groups
 from .linking import PROVIDER, link_key
@@ -168,6 +168,9 @@ def create_user(fields, actor):
     link = UserSocialAuth.objects.create(
         user=user, provider=PROVIDER, uid=fields.external_id, extra_data=_provisioned({}), **link_key(PROVIDER)
     )
+    if (held := access.hold_outside_required_groups(link, link.extra_data)) != link.extra_data:
+        link.extra_data = held
+        UserSocialAuth.objects.filter(pk=link.pk).update(extra_data=held)
     logger.info('SCIM created NetBox user %s', safe(user))
     return user, link, True
 
@@ -260,7 +263,7 @@ def _mark_provisioned(link, groups=None, deleted=False):
     """
     if link is None:
         return
-    link.extra_data = _provisioned(link.extra_data, groups, deleted)
+    link.extra_data = access.hold_outside_required_groups(link, _provisioned(link.extra_data, groups, deleted), groups)
     # An UPDATE without model signals: NetBox's handlers would look up the link's object type each time.
     UserSocialAuth.objects.filter(pk=link.pk).update(extra_data=link.extra_data)
 
@@ -356,6 +359,9 @@ def resync_users(user_ids, actor):
         names = sorted({group.display_name for group in user.authentik_groups.all()})
         apply_authentik_groups(user, names, message=SCIM_MESSAGE, config=config, actor=actor)
         if (link := links.get(user.pk)) is not None:
-            link.extra_data = _provisioned(link.extra_data, groups=names)
+            link.user = user
+            link.extra_data = access.hold_outside_required_groups(
+                link, _provisioned(link.extra_data, groups=names), names
+            )
             marked.append(link)
     UserSocialAuth.objects.bulk_update(marked, ['extra_data'], batch_size=500)

@@ -1,4 +1,4 @@
-"""The plugin's configuration problems in the log, once per server process.
+"""The plugin's configuration problems in the log, once per server process, and no sign-in while an E id stands.
 
 System checks run for `netbox check`, `migrate` and `runserver`, never under gunicorn or uWSGI:
 this module logs them at a server's first request. Management commands handle no request and
@@ -10,6 +10,7 @@ import logging
 from django.conf import settings
 from django.core import checks as django_checks
 from django.core.signals import request_started
+from django.utils.translation import gettext as _
 
 from . import checks
 
@@ -58,6 +59,23 @@ def log_configuration_problems():
         logger.warning('netbox_authentik could not check its configuration: %s', type(error).__name__)
         return
     _log(found)
+
+
+def sign_in_refusal():
+    """Return why sign-in through Authentik is refused while a problem with an E id stands (logged), else None.
+
+    An E id means sign-in cannot work as configured: a setting NetBox would otherwise replace by its default
+    (a misspelt required_groups, a timeout of '5') must not quietly sign people in under other rules.
+    """
+    found = [message for message in checks.configuration_problems(databases=None) if checks.breaks_sign_in(message)]
+    if not found:
+        return None
+    for message in found:
+        logger.error('Sign-in through Authentik refused: %s: %s HINT: %s', message.id, message.msg, message.hint)
+    ids = ', '.join(sorted({message.id for message in found}))
+    return _(
+        'Sign-in through Authentik is unavailable until the NetBox administrator fixes its configuration (%(ids)s).'
+    ) % {'ids': ids}
 
 
 def log_backend_without_plugin():

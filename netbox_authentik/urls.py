@@ -15,6 +15,7 @@ urlpatterns = [
     path('associations/<int:pk>/delete/', views.AssociationDeleteView.as_view(), name='association_delete'),
     # Group mapping rules: NetBox's pages (list, add, import, edit, delete, changelog, journal).
     path('group-mappings/effective/', views.EffectiveRulesView.as_view(), name='groupmapping_effective'),
+    path('group-mappings/effective/resync/', views.EffectiveRulesResyncView.as_view(), name='groupmapping_resync'),
     path('group-mappings/', include(get_model_urls('netbox_authentik', 'groupmapping', detail=False))),
     path('group-mappings/<int:pk>/', include(get_model_urls('netbox_authentik', 'groupmapping'))),
 ]

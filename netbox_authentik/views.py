@@ -9,8 +9,9 @@ model: its pages are NetBox's own, registered with register_model_view.
 import re
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -26,7 +27,7 @@ from utilities.forms import DeleteForm
 from utilities.htmx import htmx_partial
 from utilities.views import ContentTypePermissionRequiredMixin, get_action_url, register_model_view
 
-from . import filtersets, forms, linking, mapping_rules, tables
+from . import filtersets, forms, linking, mapping_rules, resync, tables
 from .forms import EffectiveRulesForm
 from .groups import DATABASE
 from .models import GroupMapping, holds_without_constraints, writers_who_lost_authority
@@ -337,3 +338,20 @@ class EffectiveRulesView(ContentTypePermissionRequiredMixin, View):
                 'group_sync': config['group_sync'],
             },
         )
+
+
+class EffectiveRulesResyncView(View):
+    """POST: re-apply the effective rules now to every linked user (superusers only), then show what changed."""
+
+    def post(self, request):
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        summary = resync.resync(actor=request.user)
+        changed = '; '.join(outcome.describe() for outcome in summary.changed[:20])
+        more = f' (and {len(summary.changed) - 20} more)' if len(summary.changed) > 20 else ''
+        messages.success(
+            request,
+            _('Rules re-applied: {summary}').format(summary=summary.describe())
+            + (f' {changed}{more}' if changed else ''),
+        )
+        return redirect('plugins:netbox_authentik:groupmapping_effective')

@@ -16,6 +16,8 @@ LAYERS = (
     {
         'provider',
         'endpoint',
+        'access',
+        'resync',
         'tokens',
         'sessions',
         'mapping_rules',

@@ -13,7 +13,7 @@ __all__ = ('FetchError', 'Finding', 'error', 'ok', 'run', 'warning')
 def run(base_url=None, http=False, refresh=False):
     """Run every diagnostic in order; raises ValueError for an unusable base_url."""
     findings = configuration_findings()
-    findings += registration_findings(netbox_origin(base_url, http))
+    findings += registration_findings(*netbox_origin(base_url, http))
     findings += authentik_findings()
     findings += metadata_cache_findings(refresh)
     findings.append(netbox_groups_finding())

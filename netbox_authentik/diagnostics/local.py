@@ -8,6 +8,7 @@ from django.db import Error as DatabaseError
 
 from .. import checks
 from .. import settings as plugin_settings
+from ..endpoint import _is_loopback as is_loopback
 from .findings import Finding, error, ok, warning
 
 PLACEHOLDER_ORIGIN = 'https://<netbox-host>'
@@ -29,7 +30,12 @@ def configuration_status(problem):
 
 
 def netbox_origin(base_url, http):
-    """Return scheme://host NetBox is reached at, or None when it cannot be known."""
+    """Return (scheme://host NetBox is reached at, where that came from), or (None, None) when it cannot be known.
+
+    --base-url first; then CSRF_TRUSTED_ORIGINS, the one NetBox setting that holds whole origins; then the
+    first host name in ALLOWED_HOSTS (https, or http with --http) that is not a loopback address, which is
+    rarely how people's browsers reach NetBox; a loopback one last.
+    """
     if base_url:
         try:
             parts = urlsplit(base_url.strip())
@@ -39,23 +45,45 @@ def netbox_origin(base_url, http):
         base_path = '/' + settings.BASE_PATH.strip('/')
         if not valid or parts.path.rstrip('/') not in ('', base_path.rstrip('/')) or parts.query:
             raise ValueError(f'--base-url {base_url!r}: give the scheme and host, e.g. https://netbox.example.com.')
-        return f'{parts.scheme}://{parts.netloc}'
-    hosts = list(getattr(settings, 'ALLOWED_HOSTS', []) or [])
-    host = hosts[0] if hosts else ''
-    if not host or '*' in host or host.startswith('.'):
-        return None
-    return f'{"http" if http else "https"}://{host}'
+        return f'{parts.scheme}://{parts.netloc}', '--base-url'
+    for origin in getattr(settings, 'CSRF_TRUSTED_ORIGINS', None) or []:
+        parts = urlsplit(origin) if isinstance(origin, str) else None
+        if parts and parts.scheme in ('http', 'https') and parts.hostname and '*' not in origin:
+            return f'{parts.scheme}://{parts.netloc}', 'CSRF_TRUSTED_ORIGINS'
+    hosts = [
+        host
+        for host in getattr(settings, 'ALLOWED_HOSTS', None) or []
+        if isinstance(host, str) and host and '*' not in host and not host.startswith('.')
+    ]
+    hosts.sort(key=_is_loopback)  # stable: the first non-loopback host, else the first loopback one
+    if not hosts:
+        return None, None
+    return f'{"http" if http else "https"}://{hosts[0]}', 'ALLOWED_HOSTS'
 
 
-def registration_findings(origin):
+def _is_loopback(host):
+    return is_loopback(host.strip('[]'))
+
+
+def registration_findings(origin, source=None):
     """The redirect, post-logout and back-channel logout URIs to register on the Authentik provider."""
     found = []
     if origin is None:
         found.append(
             warning(
                 'netbox_url',
-                "NetBox's address is unknown: ALLOWED_HOSTS[0] is not a host name.",
+                "NetBox's address is unknown: neither CSRF_TRUSTED_ORIGINS nor ALLOWED_HOSTS names a host.",
                 'Pass --base-url https://netbox.example.com to print the exact URIs.',
+            )
+        )
+    elif source == 'ALLOWED_HOSTS' and _is_loopback(urlsplit(origin).hostname or ''):
+        found.append(
+            warning(
+                'netbox_url',
+                f"NetBox's address taken from ALLOWED_HOSTS is a loopback address ({origin}): browsers elsewhere "
+                'cannot use URIs built on it.',
+                'Pass --base-url https://netbox.example.com (the address people type), or list that host first in '
+                'ALLOWED_HOSTS.',
             )
         )
     root = f'{origin or PLACEHOLDER_ORIGIN}/{settings.BASE_PATH}'

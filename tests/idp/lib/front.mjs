@@ -59,6 +59,13 @@ function send(res, status, body, headers = {}) {
   res.end(body);
 }
 
+// Authentik answers a wrong client ID or secret at the token endpoint with
+// 400 invalid_client; oidc-provider sends 401 (RFC 6749 allows both).
+function answerClientErrorsWith400(res) {
+  const writeHead = res.writeHead.bind(res);
+  res.writeHead = (status, ...rest) => writeHead(status === 401 ? 400 : status, ...rest);
+}
+
 function sendJson(res, status, value) {
   send(res, status, JSON.stringify(value), { 'content-type': 'application/json' });
 }
@@ -192,6 +199,7 @@ export class Front {
         return;
       case paths.token:
         await this.count('token');
+        answerClientErrorsWith400(res);
         await this.forward(req, res);
         return;
       case paths.userinfo:
