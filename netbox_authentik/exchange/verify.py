@@ -25,6 +25,8 @@ SUBJECT_TOKEN_TYPES = (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE, ID_TOKEN_TYPE)
 # Authentik's access tokens are well under 4 KB, even with many groups; anything far larger is refused unread.
 SUBJECT_TOKEN_MAX_LENGTH = 64 * 1024
 REQUIRED_CLAIMS = ('iss', 'sub', 'aud', 'exp', 'iat')
+# PyJWT 2.10 checks that `sub` is a string; older releases leave it to _check_claims.
+INVALID_SUBJECT = getattr(jwt.exceptions, 'InvalidSubjectError', ())
 
 
 class ExchangeRefused(Exception):
@@ -95,6 +97,8 @@ def _decode(backend, subject_token, client_ids):
         raise invalid_grant(f'subject_token has no {error.claim} claim') from error
     except jwt.InvalidSignatureError as error:
         raise invalid_grant('subject_token signature is invalid') from error
+    except INVALID_SUBJECT as error:
+        raise invalid_grant('subject_token sub claim is not a string') from error
     except TokenError as error:
         # An unknown kid, an unusable key, a failed decryption: tokens.py logged the detail.
         raise invalid_grant('subject_token is signed with an unknown key or cannot be decrypted') from error
