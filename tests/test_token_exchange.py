@@ -401,3 +401,12 @@ def test_disabled_by_default(authentik, settings):
 
     assert 'api_token_exchange' in assert_refused(exchange(authentik.sign(access_token_claims())), 403, 'access_denied')
     assert not user.tokens.exists()
+
+
+def test_a_lifetime_over_a_day_is_reported_by_the_checks():
+    from netbox_authentik import settings as plugin_settings
+
+    assert plugin_settings.problems({'api_token_lifetime': 90000, 'api_token_write': 'yes'}) == [
+        ('api_token_lifetime', "'api_token_lifetime' is 90000; it can be at most 86400."),
+        ('api_token_write', "'api_token_write' is 'yes'; choose one of 'scope', 'never', 'always'."),
+    ]
