@@ -410,3 +410,41 @@ def test_a_lifetime_over_a_day_is_reported_by_the_checks():
         ('api_token_lifetime', "'api_token_lifetime' is 90000; it can be at most 86400."),
         ('api_token_write', "'api_token_write' is 'yes'; choose one of 'scope', 'never', 'always'."),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_exchanging_one_token_at_once_issue_one_token(authentik, monkeypatch):
+    """Both pass the "already exchanged?" look-up before either writes: the unique digest lets one through."""
+    import threading
+
+    from django.db import connection
+
+    from netbox_authentik.exchange import issue
+
+    user = linked_user()
+    token = authentik.sign(access_token_claims())
+    exchange(authentik.sign(access_token_claims(iat=int(time.time()) - 1)))  # warms metadata and URL loading
+    barrier = threading.Barrier(2, timeout=30)
+    find_user = issue._user_for
+
+    def slow_user_for(backend, claims):
+        barrier.wait()  # both workers are past the look-up
+        return find_user(backend, claims)
+
+    monkeypatch.setattr(issue, '_user_for', slow_user_for)
+    statuses = []
+
+    def worker():
+        try:
+            statuses.append(exchange(token).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sorted(statuses) == [200, 400]
+    assert user.tokens.count() == 2  # the warm-up's and one of the two
