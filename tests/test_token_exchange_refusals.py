@@ -20,6 +20,7 @@ from tests.fake_authentik import (
     ISSUER,
     FakeAuthentik,
     access_token_claims,
+    authentik_claims,
     encrypt_id_token,
     logout_token_claims,
     rsa_private_key,
@@ -118,6 +119,12 @@ REFUSED = {
         400,
         'invalid_grant',
         'logout_token',
+    ),
+    'a_sign_in_id_token': (
+        lambda fake: fake.sign(authentik_claims('alice', nonce='n-0S6_WzA2Mj', sid='sid-1')),
+        400,
+        'invalid_grant',
+        'id_token of a browser sign-in',
     ),
     'encrypted_without_a_key': (
         lambda fake: encrypt_id_token(fake.sign(access_token_claims()), rsa_private_key().public_key()),

@@ -108,10 +108,14 @@ def _decode(backend, subject_token, client_ids):
 
 
 def _check_claims(claims, client_ids):
-    """The rules PyJWT does not know: azp, a subject, no logout_token, well-typed optional claims."""
+    """The rules PyJWT does not know: azp, a subject, no logout_token or sign-in id_token, well-typed claims."""
     if 'events' in claims:
         # A back-channel logout_token is signed like an access token; it must never become an API token.
         raise invalid_grant('subject_token is a logout_token')
+    if 'nonce' in claims:
+        # The id_token of a browser sign-in (NetBox's own keeps it as logout hint, where admins can see it):
+        # its holder has signed in already, and nobody else should be able to turn it into an API token.
+        raise invalid_grant('subject_token is the id_token of a browser sign-in (nonce); exchange an access token')
     if not isinstance(claims['sub'], str) or not claims['sub']:
         raise invalid_grant('subject_token sub claim is not a string')
     if not isinstance(claims['iat'], int | float) or isinstance(claims['iat'], bool):
