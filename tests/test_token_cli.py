@@ -147,3 +147,12 @@ def test_the_script_runs_where_netbox_is_not_installed():
 
     assert done.returncode == 0, done.stderr
     assert 'usage: netbox-authentik-token' in done.stdout
+
+
+def test_an_answer_without_a_token_is_an_error_not_a_traceback(edge, monkeypatch, capsys):
+    monkeypatch.setenv('AUTHENTIK_APP_PASSWORD', APP_PASSWORD)
+    edge.add(responses.POST, TOKEN_URL, json={'token_type': 'Bearer'})
+
+    assert run('--username', 'svc-ansible') == 1
+
+    assert capsys.readouterr().err == "netbox-authentik-token: unexpected answer (KeyError: 'access_token')\n"

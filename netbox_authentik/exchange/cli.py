@@ -39,6 +39,10 @@ def main(argv=None):
     except requests.RequestException as error:
         print(f'netbox-authentik-token: request failed: {type(error).__name__}', file=sys.stderr)
         return 1
+    except (KeyError, TypeError, ValueError) as error:
+        # An answer without the field the protocol promises (a wrong URL that answers some other JSON).
+        print(f'netbox-authentik-token: unexpected answer ({type(error).__name__}: {error})', file=sys.stderr)
+        return 1
     print(f'export NETBOX_TOKEN={shlex.quote(token)}' if arguments.export else token)
     return 0
 
@@ -130,10 +134,8 @@ def _exchange(session, netbox_url, access_token, lifetime):
     if lifetime:
         form['expires_in'] = str(lifetime)
     answer = session.post(netbox_url.rstrip('/') + EXCHANGE_PATH, data=form, timeout=TIMEOUT)
-    issued = _json(answer, 'NetBox token exchange')
-    token = issued['access_token']
     # NetBox reads `Bearer nbt_…` (v2) and `Token …` (v1): pynetbox and Ansible take the part after the keyword.
-    return token
+    return _json(answer, 'NetBox token exchange')['access_token']
 
 
 def _oauth_error(answer):
