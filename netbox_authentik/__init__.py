@@ -2,12 +2,15 @@
 
 import copy
 
-from netbox.plugins import PluginConfig
-
 __version__ = '0.1.0'
 
+try:
+    from netbox.plugins import PluginConfig
+except ImportError:  # the console script (netbox_authentik.exchange.cli) on a machine without NetBox
+    PluginConfig = None
 
-class NetBoxAuthentikConfig(PluginConfig):
+
+class NetBoxAuthentikConfig(PluginConfig or object):
     """NetBox plugin: the Authentik sign-in backend, group mapping, checks and association pages."""
 
     name = 'netbox_authentik'

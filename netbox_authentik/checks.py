@@ -30,7 +30,7 @@ BACKEND = plugin_settings.BACKEND
 GENERIC_BACKEND = 'social_core.backends.open_id_connect.OpenIdConnectAuth'
 GENERIC_PREFIX = 'SOCIAL_AUTH_OIDC_'
 AUTHENTIK_PREFIX = 'SOCIAL_AUTH_AUTHENTIK_'
-POSITIVE_SETTINGS = ('http_timeout', 'metadata_cache_seconds')
+POSITIVE_SETTINGS = ('http_timeout', 'metadata_cache_seconds', 'api_token_lifetime')
 
 _CHECKS = []
 
@@ -255,7 +255,7 @@ def check_group_settings(**kwargs):
 
 @_register()
 def check_durations(**kwargs):
-    """E016: http_timeout and metadata_cache_seconds must be more than 0 seconds."""
+    """E016: http_timeout, metadata_cache_seconds and api_token_lifetime must be more than 0 seconds."""
     config = plugin_settings.plugin_config()
     found = []
     for name in POSITIVE_SETTINGS:

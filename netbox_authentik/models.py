@@ -21,6 +21,7 @@ from .groups import glob_problem, is_glob
 __all__ = (
     'AUTHENTIK_GROUP_MAX_LENGTH',
     'AuthentikGroup',
+    'ExchangedToken',
     'GroupMapping',
     'PROVISION_PERMISSION',
     'holds_without_constraints',
@@ -232,3 +233,36 @@ class AuthentikGroup(models.Model):
 
     def __str__(self):
         return self.display_name
+
+
+class ExchangedToken(models.Model):
+    """A NetBox API token issued in exchange for an Authentik token, and that Authentik token's one use.
+
+    The row names the plugin's own tokens (authentik_cleanup deletes them once expired; a back-channel logout
+    deletes those of its Authentik session), and its unique digest makes each Authentik token exchangeable
+    once: written in the same transaction as the token, so both exist or neither, on every worker. The row
+    outlives its token (deleted by hand, or expired early) until the Authentik token itself has expired.
+    """
+
+    token = models.OneToOneField(
+        to='users.Token', on_delete=models.SET_NULL, null=True, blank=True, related_name='authentik_exchange'
+    )
+    user = models.ForeignKey(to=settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name='+')
+    # SHA-256 of the Authentik token as presented (Authentik's tokens have no jti).
+    subject_digest = models.CharField(max_length=64, unique=True)
+    # When the Authentik token expires: until then the row must stay, or the token could be exchanged again.
+    subject_expires = models.DateTimeField()
+    # When the NetBox token expires as issued (a later change to the token does not move this).
+    expires = models.DateTimeField()
+    client_id = models.CharField(max_length=255, blank=True)
+    # Authentik's session id, when the Authentik token carried one (a person's id_token does).
+    sid = models.CharField(max_length=255, blank=True, db_index=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ('-created', 'pk')
+        verbose_name = _('exchanged API token')
+        verbose_name_plural = _('exchanged API tokens')
+
+    def __str__(self):
+        return f'{self.user} ({self.client_id})'

@@ -28,8 +28,8 @@ LAYERS = (
         'scim_parsing',
         'scim_conflicts',
     },
-    # the social-core backend and the static checks
-    {'backends', 'checks', 'startup'},
+    # the social-core backend, the static checks, API tokens in exchange for Authentik tokens
+    {'backends', 'checks', 'startup', 'exchange'},
     # the HTTP edges and the live diagnostics
     {'backchannel', 'logout', 'middleware', 'diagnostics', 'scim'},
     # NetBox UI, REST API, commands and the plugin's entry point
