@@ -27,8 +27,8 @@ LAYERS = (
     },
     # the social-core backend and the static checks
     {'backends', 'checks', 'startup'},
-    # the HTTP edges and the live diagnostics
-    {'backchannel', 'logout', 'middleware', 'diagnostics', 'scim'},
+    # the HTTP edges, the live diagnostics and the Authentik blueprint NetBox writes for itself
+    {'backchannel', 'logout', 'middleware', 'diagnostics', 'scim', 'blueprint'},
     # NetBox UI, REST API, commands and the plugin's entry point
     {
         'views',
