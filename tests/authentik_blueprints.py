@@ -1,27 +1,21 @@
 """What an Authentik blueprint may say, as test data: the models, their fields and the YAML tags.
 
-Recorded from Authentik 2025.12.4 (its source: authentik/core/models.py, authentik/providers/oauth2/models.py,
-authentik/providers/scim/models.py, authentik/policies/models.py, authentik/blueprints/v1/common.py and
-importer.py, and the fields a real 2025.12.4 showed). Only fields the model has on that release are listed;
-a blueprint entry naming any other key would be ignored or refused by Authentik's importer.
+Recorded for Authentik 2025.12.4 from its source (the models in authentik/core, authentik/providers/oauth2,
+authentik/providers/scim and authentik/policies, their API serializers, authentik/core/api/applications.py,
+authentik/blueprints/v1/common.py and importer.py) and from the provider fields a real 2025.12.4 showed.
 """
 
 import yaml
 
-# Every provider (authentik_core.Provider, the base of both provider models).
-PROVIDER_FIELDS = {
-    'name',
-    'authentication_flow',
-    'authorization_flow',
-    'invalidation_flow',
-    'property_mappings',
-    'backchannel_application',
-    'is_backchannel',
-}
-
+# The fields each model's serializer writes (what a blueprint entry's identifiers and attrs may set; the
+# importer hands attrs to that serializer, which silently drops any other key).
 MODEL_FIELDS = {
-    'authentik_providers_oauth2.oauth2provider': PROVIDER_FIELDS
-    | {
+    'authentik_providers_oauth2.oauth2provider': {
+        'name',
+        'authentication_flow',
+        'authorization_flow',
+        'invalidation_flow',
+        'property_mappings',
         'client_type',
         'client_id',
         'client_secret',
@@ -39,6 +33,9 @@ MODEL_FIELDS = {
         'jwt_federation_sources',
         'jwt_federation_providers',
     },
+    # `icon` exists only in a blueprint (it writes meta_icon, which the API reads only). The model's
+    # `backchannel_providers` is the reverse of each provider's backchannel_application, which the provider
+    # serializers do not write: an application names its backchannel providers.
     'authentik_core.application': {
         'name',
         'slug',
@@ -47,23 +44,27 @@ MODEL_FIELDS = {
         'backchannel_providers',
         'meta_launch_url',
         'open_in_new_tab',
-        'meta_icon',
+        'icon',
         'meta_description',
         'meta_publisher',
         'policy_engine_mode',
     },
-    'authentik_providers_scim.scimprovider': PROVIDER_FIELDS
-    | {
+    'authentik_providers_scim.scimprovider': {
+        'name',
+        'property_mappings',
+        'property_mappings_group',
         'url',
+        'verify_certificates',
         'token',
         'auth_mode',
+        'compatibility_mode',
         'exclude_users_service_account',
         'filter_group',
-        'verify_certificates',
-        'property_mappings_group',
+        'sync_page_size',
+        'sync_page_timeout',
         'dry_run',
     },
-    'authentik_core.group': {'name', 'is_superuser', 'attributes', 'roles', 'users'},
+    'authentik_core.group': {'name', 'is_superuser', 'parent', 'users', 'attributes', 'roles'},
     'authentik_policies.policybinding': {
         'enabled',
         'policy',

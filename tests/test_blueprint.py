@@ -95,7 +95,9 @@ def test_blueprint_with_scim_groups_and_restriction_matches_snapshot():
 
 def test_blueprint_with_an_ec_key_matches_snapshot():
     with configured():
-        text = blueprint('--http', '--signing', 'es256', '--signing-key', 'netbox-ec', '--name', 'NetBox Lab')
+        text = blueprint(
+            '--http', '--signing', 'es256', '--signing-key', 'netbox-ec', '--name', 'NetBox Lab', '--icon', 'nb.svg'
+        )
     matches_snapshot('blueprint-es256.yaml', text)
     assert authentik_blueprints.problems(authentik_blueprints.load(text)) == []
 
@@ -161,6 +163,14 @@ def test_provider_and_application_carry_this_netboxs_identity_and_uris():
     assert application['identifiers'] == {'slug': 'netbox-prod'}
     assert application['attrs']['provider'] == Tag('!KeyOf', provider['id'])
     assert application['attrs']['meta_launch_url'] == 'https://netbox.example.com/'
+    assert 'backchannel_providers' not in application['attrs']  # without --scim, an admin's stay untouched
+    assert 'icon' not in application['attrs']
+
+
+def test_icon_is_set_only_when_given():
+    with configured():
+        text = blueprint('--url', 'https://netbox.example.com', '--icon', 'https://cdn.example.com/netbox.svg')
+    assert the(text, 'authentik_core.application')['attrs']['icon'] == 'https://cdn.example.com/netbox.svg'
 
 
 def test_slug_comes_from_a_bare_endpoint_plus_application_slug():
@@ -251,7 +261,7 @@ def test_scim_provider_takes_its_token_from_the_environment():
     assert scim['attrs']['url'] == 'https://netbox.example.com/netbox/plugins/authentik/scim/v2/'
     assert scim['attrs']['token'] == Tag('!Env', 'NETBOX_SCIM_TOKEN')
     assert scim['attrs']['exclude_users_service_account'] is True
-    assert scim['attrs']['backchannel_application'] == Tag('!KeyOf', the(text, 'authentik_core.application')['id'])
+    assert the(text, 'authentik_core.application')['attrs']['backchannel_providers'] == [Tag('!KeyOf', scim['id'])]
     assert "environment of Authentik's server AND worker" in ' '.join(text.replace('#', ' ').split())
 
 

@@ -38,6 +38,7 @@ class Options:
     groups: bool = False
     restrict: bool = False
     include_secrets: bool = False
+    icon: str | None = None
 
 
 def client_id():
@@ -148,6 +149,7 @@ def plan_for(origin, options):
         invalidation_flow=options.invalidation_flow
         or (entries.LOGOUT_INVALIDATION_FLOW if logout_at_authentik else entries.PROVIDER_INVALIDATION_FLOW),
         client_secret=client_secret(options),
+        icon=(options.icon or '').strip() or None,
         scim=options.scim,
     )
     named = None
@@ -163,9 +165,9 @@ def blueprint_text(origin, options=Options()):
     """The whole blueprint as YAML text; raises BlueprintError with the fix when it cannot be written."""
     plan, named = plan_for(origin, options)
     written = [(comments.provider(plan), entries.oauth2_provider(plan))]
-    written.append((comments.application(plan), entries.application(plan)))
     if plan.scim:
         written.append((comments.scim_provider(plan), entries.scim_provider(plan)))
+    written.append((comments.application(plan), entries.application(plan)))
     for index, name in enumerate(plan.groups, start=1):
         written.append((comments.group(name, named), entries.group(index, name)))
     for order, name in enumerate(plan.restrict_groups):

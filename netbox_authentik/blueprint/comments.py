@@ -52,13 +52,17 @@ def provider(plan):
 
 
 def application(plan):
-    return [f'The application, found by the slug of SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT ({plan.slug!r}).']
+    paragraphs = [f'The application, found by the slug of SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT ({plan.slug!r}).']
+    if plan.scim:
+        paragraphs.append('Its backchannel providers become exactly the SCIM provider above.')
+    return paragraphs
 
 
 def scim_provider(plan):
     return [
-        f"SCIM provider pushing users and groups to {plan.scim_url}, as the application's backchannel provider. "
-        f'Its token, a NetBox API token, comes from {SCIM_TOKEN_VARIABLE} when the file is applied.'
+        f'SCIM provider pushing users and groups to {plan.scim_url} (the application below lists it as its '
+        f'backchannel provider). Its token, a NetBox API token, comes from {SCIM_TOKEN_VARIABLE} when the file is '
+        'applied.'
     ]
 
 

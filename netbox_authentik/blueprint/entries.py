@@ -49,6 +49,7 @@ class Plan:
     signing_key: str | None = SELF_SIGNED_KEY
     invalidation_flow: str = LOGOUT_INVALIDATION_FLOW
     client_secret: str | None = None
+    icon: str | None = None
     scim: bool = False
     groups: tuple = ()
     restrict_groups: tuple = ()
@@ -88,21 +89,29 @@ def oauth2_provider(plan):
 
 def application(plan):
     """The application people see in Authentik, identified by the slug NetBox's endpoint names."""
+    attrs = {
+        'name': plan.name,
+        'provider': KeyOf(PROVIDER_ID),
+        'meta_launch_url': plan.root,
+    }
+    if plan.icon:
+        # `icon` is the blueprint-only name of the application's icon (a URL or a file in Authentik's media).
+        attrs['icon'] = plan.icon
+    if plan.scim:
+        # A backchannel provider's own `backchannel_application` is read-only in Authentik's serializer: the
+        # application names its backchannel providers, and this list replaces any it had before.
+        attrs['backchannel_providers'] = [KeyOf(SCIM_PROVIDER_ID)]
     return {
         'model': APPLICATION,
         'id': APPLICATION_ID,
         'state': 'present',
         'identifiers': {'slug': plan.slug},
-        'attrs': {
-            'name': plan.name,
-            'provider': KeyOf(PROVIDER_ID),
-            'meta_launch_url': plan.root,
-        },
+        'attrs': attrs,
     }
 
 
 def scim_provider(plan):
-    """The SCIM provider that pushes users and groups to NetBox, attached to the application as backchannel."""
+    """The SCIM provider that pushes users and groups to NetBox (the application lists it as backchannel)."""
     return {
         'model': SCIM_PROVIDER,
         'id': SCIM_PROVIDER_ID,
@@ -114,7 +123,6 @@ def scim_provider(plan):
             'exclude_users_service_account': True,
             'property_mappings': [Find(SCIM_MAPPING, 'managed', 'goauthentik.io/providers/scim/user')],
             'property_mappings_group': [Find(SCIM_MAPPING, 'managed', 'goauthentik.io/providers/scim/group')],
-            'backchannel_application': KeyOf(APPLICATION_ID),
         },
     }
 

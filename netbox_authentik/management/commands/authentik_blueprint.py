@@ -43,6 +43,7 @@ class Command(BaseCommand):
             'session) while logout_at_authentik is on, else default-provider-invalidation-flow.',
         )
         parser.add_argument('--name', default='NetBox', help="The application's name in Authentik (default NetBox).")
+        parser.add_argument('--icon', metavar='URL', help="The application's icon in Authentik (optional).")
         parser.add_argument('--scim', action='store_true', help='Add the SCIM provider (token from NETBOX_SCIM_TOKEN).')
         parser.add_argument('--groups', action='store_true', help='Add the Authentik groups the mapping rules name.')
         parser.add_argument(
@@ -78,6 +79,7 @@ class Command(BaseCommand):
             groups=options['groups'],
             restrict=options['restrict'],
             include_secrets=options['include_secrets'],
+            icon=options['icon'],
         )
         try:
             self.stdout.write(blueprint_text(origin, chosen), ending='')
