@@ -49,7 +49,8 @@ def client_id():
             'Authentik should use (any long random string, e.g. from `openssl rand -hex 20`), then write the '
             'blueprint again.'
         )
-    return value.strip()
+    # As configured, spaces and all: NetBox sends exactly this value as its client_id.
+    return value
 
 
 def application_slug():
