@@ -369,9 +369,11 @@ def test_restrict_follows_required_groups_when_set():
     assert [entry['identifiers']['name'] for entry in entries_of(text, 'authentik_core.group')] == ['netbox-staff']
 
 
-def test_restrict_without_a_named_group_is_refused_rather_than_closing_the_application():
+def test_restrict_without_a_named_group_is_refused_rather_than_leaving_the_application_open():
     rule('net-*', 'Network')
-    with configured(), pytest.raises(CommandError, match='closed to everyone'):
+    with configured(), pytest.raises(CommandError, match='no mapping rule names an exact Authentik group'):
+        blueprint('--url', 'https://netbox.example.com', '--restrict')
+    with configured(required_groups=['staff-*']), pytest.raises(CommandError, match='a glob cannot be bound'):
         blueprint('--url', 'https://netbox.example.com', '--restrict')
 
 

@@ -13,6 +13,7 @@ from netbox_authentik import mapping_rules
 from netbox_authentik import settings as plugin_settings
 from netbox_authentik.diagnostics.local import netbox_uris
 from netbox_authentik.endpoint import ENDPOINT, endpoint_problems, is_missing
+from netbox_authentik.groups import is_glob
 from netbox_authentik.provider import normalize_endpoint
 
 from . import comments, entries, yaml_text
@@ -117,20 +118,30 @@ def named_groups():
     for pattern in plugin_settings.get('required_groups') or ():
         if not isinstance(pattern, str):
             continue
-        (globs if any(character in pattern for character in '*?[') else required).add(pattern)
+        (globs if is_glob(pattern) else required).add(pattern)
     return NamedGroups(tuple(sorted(mapped)), tuple(sorted(required)), tuple(sorted(globs)))
 
 
 def restricted_to(named):
-    """Who may open the application: required_groups when set (NetBox refuses everyone else), else mapped groups."""
-    restrict = named.required if plugin_settings.get('required_groups') else named.mapped
-    if not restrict:
+    """Who may open the application: required_groups when set (NetBox refuses everyone else), else mapped groups.
+
+    Without a single exact name there is nothing to bind, and an application without bindings is open to all:
+    that is refused rather than written as if it restricted anything.
+    """
+    if plugin_settings.get('required_groups'):
+        if not named.required:
+            raise BlueprintError(
+                '--restrict: required_groups holds no exact Authentik group name (a glob cannot be bound to an '
+                'application), so the application would stay open to everyone. Name a group in required_groups, '
+                'or leave out --restrict.'
+            )
+        return named.required
+    if not named.mapped:
         raise BlueprintError(
-            '--restrict: no required_groups entry and no mapping rule names an exact Authentik group, so the '
-            'application would be closed to everyone. Add a rule (or required_groups) naming a group, or leave '
-            'out --restrict.'
+            '--restrict: no mapping rule names an exact Authentik group, so the application would stay open to '
+            'everyone. Add a rule naming a group, or leave out --restrict.'
         )
-    return restrict
+    return named.mapped
 
 
 def plan_for(origin, options):
