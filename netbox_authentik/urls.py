@@ -3,6 +3,8 @@
 from django.urls import include, path
 from utilities.urls import get_model_urls
 
+from netbox_authentik.blueprint.views import BlueprintView
+
 from . import backchannel, scim, views
 
 # Links between NetBox users and Authentik identities (netbox_authentik/views.py).
@@ -19,6 +21,9 @@ urlpatterns = [
     path('group-mappings/', include(get_model_urls('netbox_authentik', 'groupmapping', detail=False))),
     path('group-mappings/<int:pk>/', include(get_model_urls('netbox_authentik', 'groupmapping'))),
 ]
+
+# The Authentik blueprint for this NetBox, superusers only (netbox_authentik/blueprint/).
+urlpatterns.append(path('authentik-setup/', BlueprintView.as_view(), name='authentik_setup'))
 
 # OpenID Connect back-channel logout (netbox_authentik/backchannel.py).
 urlpatterns.append(path('backchannel-logout/', backchannel.BackchannelLogoutView.as_view(), name='backchannel_logout'))

@@ -150,11 +150,11 @@ def test_good_authentik_passes_every_check(authentik):
     assert output.splitlines() == [
         "✓ configuration: configuration.py passes the plugin's system checks.",
         '→ redirect_uri: https://netbox.example.com/oauth/complete/authentik/ — Register it on the Authentik provider '
-        'as a Strict redirect URI (Authorization).',
+        'as a Strict redirect URI (Authorization), or apply `netbox authentik_blueprint`.',
         '→ post_logout_redirect_uri: https://netbox.example.com/login/ — Register it on the provider as a redirect '
         'URI of type Post Logout (used from Authentik 2026.5).',
         '→ backchannel_logout_uri: https://netbox.example.com/plugins/authentik/backchannel-logout/ — Set it as the '
-        "provider's Back-Channel Logout URI (Authentik 2025.8+, preview).",
+        "provider's Back-Channel Logout URI (Authentik 2025.8+, preview), or apply `netbox authentik_blueprint`.",
         f'✓ discovery: Fetched {authentik.issuer}.well-known/openid-configuration.',
         f'✓ issuer: Authentik calls itself {authentik.issuer}, as configured.',
         "✓ clock: NetBox's and Authentik's clocks agree within 30 s.",
@@ -301,7 +301,7 @@ def test_hs256_only_is_a_warning_not_a_failure():
         assert lines(output, 'signing') == [
             '! signing: id_tokens are signed with HS256, using the client secret: no signing key is selected in '
             'Authentik. — In Authentik, edit the provider and select a Signing Key (e.g. the self-signed '
-            'certificate) so that id_tokens are signed with RS256.'
+            'certificate) so that id_tokens are signed with RS256, or apply `netbox authentik_blueprint`.'
         ]
         assert lines(output, 'jwks') == [
             f'✓ jwks: {server.issuer}jwks/ lists no keys, as Authentik answers without a signing key.'

@@ -30,8 +30,8 @@ LAYERS = (
     },
     # the social-core backend, the static checks, API tokens in exchange for Authentik tokens
     {'backends', 'checks', 'startup', 'exchange'},
-    # the HTTP edges and the live diagnostics
-    {'backchannel', 'logout', 'middleware', 'diagnostics', 'scim'},
+    # the HTTP edges, the live diagnostics and the Authentik blueprint NetBox writes for itself
+    {'backchannel', 'logout', 'middleware', 'diagnostics', 'scim', 'blueprint'},
     # NetBox UI, REST API, commands and the plugin's entry point
     {
         'views',

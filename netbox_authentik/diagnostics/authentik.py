@@ -148,12 +148,12 @@ def signing_finding(endpoint, discovery, response, timeout):
             f'id_tokens are signed with {", ".join(algorithms)}, using the client secret: '
             'no signing key is selected in Authentik.',
             'In Authentik, edit the provider and select a Signing Key (e.g. the self-signed '
-            'certificate) so that id_tokens are signed with RS256.',
+            'certificate) so that id_tokens are signed with RS256, or apply `netbox authentik_blueprint`.',
         )
     return error(
         'signing',
         f'Authentik advertises no id_token signing algorithm NetBox accepts: {algorithms}.',
-        'In Authentik, select an RSA or EC Signing Key on the provider.',
+        'In Authentik, select an RSA or EC Signing Key on the provider, or apply `netbox authentik_blueprint`.',
     )
 
 
@@ -250,7 +250,8 @@ def scopes_finding(endpoint, discovery, response, timeout):
     scopes = _strings(discovery.get('scopes_supported'))
     hint = (
         "Add the default scope mappings 'authentik default OAuth Mapping: OpenID …' for openid, profile "
-        '(carries groups) and email to the provider (Advanced protocol settings > Scopes).'
+        '(carries groups) and email to the provider (Advanced protocol settings > Scopes), or apply '
+        '`netbox authentik_blueprint`.'
     )
     missing = [scope for scope in REQUIRED_SCOPES if scope not in scopes]
     if missing:

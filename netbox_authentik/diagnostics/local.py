@@ -1,5 +1,6 @@
 """Diagnostics that need no Authentik: the system checks, the URIs to register, NetBox's groups."""
 
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -86,29 +87,53 @@ def registration_findings(origin, source=None):
                 'ALLOWED_HOSTS.',
             )
         )
-    root = f'{origin or PLACEHOLDER_ORIGIN}/{settings.BASE_PATH}'
-    post_logout = plugin_settings.get('post_logout_redirect_uri') or f'{root}login/'
+    uris = netbox_uris(origin or PLACEHOLDER_ORIGIN)
     found += [
         Finding(
             'redirect_uri',
             'info',
-            f'{root}oauth/complete/authentik/',
-            'Register it on the Authentik provider as a Strict redirect URI (Authorization).',
+            uris.redirect_uri,
+            'Register it on the Authentik provider as a Strict redirect URI (Authorization), '
+            'or apply `netbox authentik_blueprint`.',
         ),
         Finding(
             'post_logout_redirect_uri',
             'info',
-            post_logout,
+            uris.post_logout_redirect_uri,
             'Register it on the provider as a redirect URI of type Post Logout (used from Authentik 2026.5).',
         ),
         Finding(
             'backchannel_logout_uri',
             'info',
-            f'{root}plugins/authentik/backchannel-logout/',
-            "Set it as the provider's Back-Channel Logout URI (Authentik 2025.8+, preview).",
+            uris.backchannel_logout_uri,
+            "Set it as the provider's Back-Channel Logout URI (Authentik 2025.8+, preview), "
+            'or apply `netbox authentik_blueprint`.',
         ),
     ]
     return found
+
+
+class NetBoxURIs(NamedTuple):
+    """The addresses of this NetBox that Authentik is told about."""
+
+    root: str
+    redirect_uri: str
+    post_logout_redirect_uri: str
+    backchannel_logout_uri: str
+    scim_url: str
+
+
+def netbox_uris(origin):
+    """NetBox's addresses under origin (scheme://host) and BASE_PATH, with or without its trailing slash."""
+    base_path = settings.BASE_PATH.strip('/')
+    root = f'{origin}/{base_path}/' if base_path else f'{origin}/'
+    return NetBoxURIs(
+        root=root,
+        redirect_uri=f'{root}oauth/complete/authentik/',
+        post_logout_redirect_uri=plugin_settings.get('post_logout_redirect_uri') or f'{root}login/',
+        backchannel_logout_uri=f'{root}plugins/authentik/backchannel-logout/',
+        scim_url=f'{root}plugins/authentik/scim/v2/',
+    )
 
 
 def netbox_groups_finding():
