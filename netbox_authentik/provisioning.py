@@ -217,7 +217,9 @@ def replace_user(user, fields, actor):
         'is_active': fields.active,
     }
     changed = [name for name, value in wanted.items() if getattr(user, name) != value]
-    if not changed and link is not None and (link.extra_data or {}).get('scim_provisioned'):
+    marks = (link.extra_data or {}) if link is not None else {}
+    # A user held inactive by required_groups goes on: Authentik's own active flag must replace the hold.
+    if not changed and marks.get('scim_provisioned') and not marks.get(access.HELD):
         return user, link
     for name in changed:
         setattr(user, name, wanted[name])

@@ -19,8 +19,8 @@ logger = logging.getLogger(__name__)
 def username_conflict(username, external_id, exclude_pk=None):
     """Return the ScimError when another NetBox user has this username (or has it but for case), else None.
 
-    A holder linked to another Authentik identity gets 400 uniqueness, never 409: on a 409 Authentik looks
-    the username up and adopts whatever account it finds, which would hand a former person's account
+    At POST /Users, a holder linked to another Authentik identity gets 400 uniqueness, never 409: on a 409
+    Authentik looks the username up and adopts whatever account it finds, which would hand a former person's account
     (and the new person's groups and superuser status) to someone else. An unlinked holder gets 409: that
     look-up never shows unlinked users.
     """
@@ -29,7 +29,9 @@ def username_conflict(username, external_id, exclude_pk=None):
     if holder is None:
         return None
     link = UserSocialAuth.objects.filter(provider=PROVIDER, user=holder).order_by('pk').first()
-    if link is not None and link.uid != external_id:
+    # Only a POST (no exclude_pk) is followed by Authentik's look-up and adoption; a PUT renaming a user onto
+    # the name keeps its 409, which Authentik does not retry.
+    if link is not None and link.uid != external_id and exclude_pk is None:
         _log_identity_conflict(holder, link, username, external_id)
         return ScimError(
             400,

@@ -430,9 +430,11 @@ def test_token_for_several_audiences_with_netbox_as_authorized_party_signs_in(cl
     assert_signed_in(client, response)
 
 
-def test_hs256_token_is_rejected_when_no_client_secret_is_configured(client, mock, settings, log):
+def test_hs256_token_is_rejected_when_no_client_secret_is_configured(client, mock, settings, log, monkeypatch):
     authentik = FakeAuthentik(mock, alg='HS256')
     authentik.register_metadata()
+    # The E004 check already refuses every sign-in without a secret; the token check must refuse on its own.
+    monkeypatch.setattr('netbox_authentik.startup.sign_in_refusal', lambda: None)
     settings.SOCIAL_AUTH_AUTHENTIK_SECRET = ''  # an empty HMAC key would let anyone sign a token
     query = begin_sign_in(client)
     id_token = sign_hs256_with_raw_key(authentik_claims('alice', nonce=query['nonce']), b'')

@@ -154,7 +154,9 @@ def test_post_user_with_active_false_creates_an_inactive_account(scim):
 def test_service_provider_config_says_bulk_is_not_supported(scim):
     bulk = scim('GET', 'ServiceProviderConfig').body['bulk']
     assert bulk['supported'] is False
-    assert bulk['maxOperations'] == 0
+    # Authentik reads maxOperations as the size of its PATCH chunks (0: everything in one request), so it
+    # announces the endpoint's cap on PATCH operations, not bulk support.
+    assert bulk['maxOperations'] == 1000
 
 
 def make_scim_users(count):

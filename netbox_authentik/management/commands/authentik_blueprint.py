@@ -25,7 +25,8 @@ class Command(BaseCommand):
             '--url',
             metavar='URL',
             help="NetBox's address as people's browsers reach it, e.g. https://netbox.example.com (BASE_PATH is "
-            'added from configuration.py; giving it here too is fine). Default: https:// + ALLOWED_HOSTS[0].',
+            'added from configuration.py; giving it here too is fine). Default: CSRF_TRUSTED_ORIGINS, then the '
+            'first non-loopback ALLOWED_HOSTS name.',
         )
         parser.add_argument('--http', action='store_true', help='Without --url: NetBox is served over plain http.')
         parser.add_argument(
@@ -59,7 +60,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            origin = netbox_origin(options['url'], options['http'])
+            origin, _source = netbox_origin(options['url'], options['http'])
         except ValueError as problem:
             raise CommandError(
                 f'--url {options["url"]!r}: give the scheme and host, with BASE_PATH or without, '
@@ -67,7 +68,7 @@ class Command(BaseCommand):
             ) from problem
         if origin is None:
             raise CommandError(
-                "NetBox's address is unknown: ALLOWED_HOSTS[0] is not a host name. "
+                "NetBox's address is unknown: neither CSRF_TRUSTED_ORIGINS nor ALLOWED_HOSTS names a host. "
                 'Pass --url https://netbox.example.com.'
             )
         chosen = Options(
