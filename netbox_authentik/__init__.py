@@ -24,18 +24,20 @@ class NetBoxAuthentikConfig(PluginConfig or object):
     max_version = '4.7.99'
     # Every key, its default and what it does: netbox_authentik/settings.py (SETTINGS) and the README.
     default_settings = {}
-    # Sessions a back-channel logout ended (netbox_authentik/sessions.py); logout that ends the Authentik
-    # session, and login_redirect (netbox_authentik/logout.py).
+    # Sessions a back-channel logout ended (netbox_authentik/sessions/registry.py); logout that ends the Authentik
+    # session, and login_redirect (netbox_authentik/sessions/logout.py).
     middleware = [
-        'netbox_authentik.sessions.EndedAuthentikSessionMiddleware',
-        'netbox_authentik.logout.AuthentikLogoutMiddleware',
-        'netbox_authentik.logout.LoginRedirectMiddleware',
+        'netbox_authentik.middleware.EndedAuthentikSessionMiddleware',
+        'netbox_authentik.middleware.AuthentikLogoutMiddleware',
+        'netbox_authentik.middleware.LoginRedirectMiddleware',
         'netbox_authentik.middleware.AuthentikErrorMiddleware',
     ]
 
     def ready(self):
         super().ready()
-        from . import login_button, mapping_rules, startup  # noqa: F401 (mapping_rules: its signal receivers)
+        from .diagnostics import startup
+        from .groups import rules as mapping_rules  # noqa: F401 (mapping_rules: its signal receivers)
+        from .signin import login_button
 
         login_button.install()
         startup.keep_links_out_of_view_exemption()

@@ -10,9 +10,9 @@ from django.core import checks
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from .groups import glob_problem, meets_required_groups
+from .groups.plan import glob_problem, meets_required_groups
 from .logsafe import safe
-from .sessions import end_authentik_sessions
+from .sessions.registry import end_authentik_sessions
 from .settings import plugin_config
 
 logger = logging.getLogger(__name__)

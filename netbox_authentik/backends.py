@@ -1,8 +1,8 @@
 """The social-core backend that signs people in to NetBox through Authentik.
 
 A thin subclass of social-core's OpenIdConnectAuth. The work is done by the modules it wires in:
-provider.py (endpoint, discovery and JWKS, HTTP failures), tokens.py (id_token verification),
-claims.py (reading claims), pipeline.py (the sign-in steps), guards.py and nonces.py.
+signin/provider.py (endpoint, discovery and JWKS, HTTP failures), signin/tokens.py (id_token verification),
+signin/claims.py (reading claims), pipeline.py (the sign-in steps), signin/guards.py and signin/nonces.py.
 """
 
 import hashlib
@@ -13,13 +13,15 @@ from django.utils.translation import gettext as _
 from social_core.backends.open_id_connect import OpenIdConnectAuth
 from social_core.exceptions import SocialAuthBaseException
 
-from . import guards, logsafe, nonces, startup
-from .claims import USED_CLAIMS, AuthentikClaimsMixin  # noqa: F401  (USED_CLAIMS: public name)
-from .errors import AuthentikError, describe
-from .metadata import CACHE_PREFIX  # noqa: F401  (public name, shared by the plugin's cache entries)
+from . import logsafe
+from .diagnostics import startup
 from .pipeline import refuse_unlink_without_permission, resolve_pipeline
-from .provider import WELL_KNOWN, AuthentikProviderMixin, normalize_endpoint  # noqa: F401  (public names)
-from .tokens import (  # noqa: F401  (public names)
+from .signin import guards, nonces
+from .signin.claims import USED_CLAIMS, AuthentikClaimsMixin  # noqa: F401  (USED_CLAIMS: public name)
+from .signin.errors import AuthentikError, describe
+from .signin.metadata import CACHE_PREFIX  # noqa: F401  (public name, shared by the plugin's cache entries)
+from .signin.provider import WELL_KNOWN, AuthentikProviderMixin, normalize_endpoint  # noqa: F401  (public names)
+from .signin.tokens import (  # noqa: F401  (public names)
     ASYMMETRIC_ALGORITHMS,
     HMAC_ALGORITHMS,
     MalformedTokenError,
@@ -38,7 +40,7 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
     PKCE_DEFAULT_CODE_CHALLENGE_METHOD = 'S256'
     # The access token is of no use to NetBox after sign-in; the id_token is kept as logout hint.
     EXTRA_DATA = ['id_token', ('sub', 'id')]
-    # social-core 7 expires a pending sign-in's state after this; as long as its nonce lives (nonces.py).
+    # social-core 7 expires a pending sign-in's state after this; as long as its nonce lives (signin/nonces.py).
     STATE_LIFETIME = nonces.NONCE_LIFETIME
 
     def __init__(self, *args, **kwargs):
@@ -80,7 +82,7 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
         return result
 
     def get_and_store_nonce(self, url, state):
-        """Store the sign-in's nonce with its time; rows no sign-in can use any more are deleted (nonces.py)."""
+        """Store the sign-in's nonce with its time; rows no sign-in can use any more are deleted (signin/nonces.py)."""
         return nonces.store_nonce(self, url, state)
 
     def allow_unverified_legacy_uid_migration(self, old_id_key, id_key):

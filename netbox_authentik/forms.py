@@ -22,7 +22,7 @@ from utilities.forms.fields import (
 from utilities.forms.rendering import FieldSet
 from utilities.forms.widgets import BulkEditNullBooleanSelect, DateTimePicker
 
-from . import linking
+from .links import linking
 from .models import RULE_GRANTS_NOTHING, GroupMapping, rule_authority_problem, rule_grants_nothing
 
 __all__ = (

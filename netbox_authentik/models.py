@@ -1,6 +1,6 @@
 """Group mapping rules kept in NetBox: an Authentik group (exact name or glob) onto NetBox groups and superuser.
 
-Rules here join group_map and superuser_groups from PLUGINS_CONFIG (netbox_authentik/mapping_rules.py
+Rules here join group_map and superuser_groups from PLUGINS_CONFIG (netbox_authentik/groups/rules.py
 combines them). They are NetBox objects: change-logged, journaled, tagged, with custom fields.
 """
 
@@ -16,7 +16,7 @@ from users.constants import CONSTRAINT_TOKEN_USER
 from utilities.permissions import permission_is_exempt, qs_filter_from_constraints
 from utilities.querysets import RestrictedQuerySet
 
-from .groups import glob_problem, is_glob
+from .groups.plan import glob_problem, is_glob
 
 __all__ = (
     'AUTHENTIK_GROUP_MAX_LENGTH',

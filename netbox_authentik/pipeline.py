@@ -7,12 +7,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from social_core.utils import module_member, slugify
 
-from . import access, user_changes
+from . import access
 from . import settings as plugin_settings
-from .errors import AuthentikError
-from .group_sync import apply_authentik_groups
-from .groups import clean_groups_claim
+from .groups import user_changes
+from .groups.plan import clean_groups_claim
+from .groups.sync import apply_authentik_groups
 from .logsafe import safe, safe_names
+from .signin.errors import AuthentikError
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def refuse_second_identity(backend, user=None, social=None, *args, **kwargs):
     if user is None:
         return
     # A user an earlier step found for this identity (associate_existing_user, or the admin's own step).
-    from .linking import other_identity
+    from .links.linking import other_identity
 
     other = other_identity(user, backend.name)
     if other is None:

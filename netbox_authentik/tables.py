@@ -8,8 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, columns
 from social_django.models import UserSocialAuth
 
-from . import linking
-from .groups import DATABASE, GROUP_MAP, SUPERUSER_GROUPS
+from .groups.plan import DATABASE, GROUP_MAP, SUPERUSER_GROUPS
+from .links import linking
 from .models import GroupMapping
 
 

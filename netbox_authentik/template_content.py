@@ -5,7 +5,7 @@ from netbox.plugins import PluginTemplateExtension
 from netbox.ui.actions import LinkAction
 from netbox.ui.panels import ContextTablePanel
 
-from .linking import associations
+from .links.linking import associations
 from .tables import UserAssociationTable
 
 

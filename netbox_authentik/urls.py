@@ -5,7 +5,9 @@ from utilities.urls import get_model_urls
 
 from netbox_authentik.blueprint.views import BlueprintView
 
-from . import backchannel, scim, views
+from . import views
+from .scim import views as scim
+from .sessions import backchannel
 
 # Links between NetBox users and Authentik identities (netbox_authentik/views.py).
 urlpatterns = [
@@ -25,10 +27,10 @@ urlpatterns = [
 # The Authentik blueprint for this NetBox, superusers only (netbox_authentik/blueprint/).
 urlpatterns.append(path('authentik-setup/', BlueprintView.as_view(), name='authentik_setup'))
 
-# OpenID Connect back-channel logout (netbox_authentik/backchannel.py).
+# OpenID Connect back-channel logout (netbox_authentik/sessions/backchannel.py).
 urlpatterns.append(path('backchannel-logout/', backchannel.BackchannelLogoutView.as_view(), name='backchannel_logout'))
 
-# SCIM 2.0 service provider Authentik's SCIM provider pushes to (netbox_authentik/scim.py).
+# SCIM 2.0 service provider Authentik's SCIM provider pushes to (netbox_authentik/scim/views.py).
 urlpatterns += [
     path('scim/v2/ServiceProviderConfig', scim.ServiceProviderConfigView.as_view(), name='scim_config'),
     path('scim/v2/ResourceTypes', scim.ResourceTypesView.as_view(), name='scim_resource_types'),

@@ -27,9 +27,12 @@ from utilities.forms import DeleteForm
 from utilities.htmx import htmx_partial
 from utilities.views import ContentTypePermissionRequiredMixin, get_action_url, register_model_view
 
-from . import filtersets, forms, linking, mapping_rules, resync, tables
+from . import filtersets, forms, tables
 from .forms import EffectiveRulesForm
-from .groups import DATABASE
+from .groups import resync
+from .groups import rules as mapping_rules
+from .groups.plan import DATABASE
+from .links import linking
 from .models import GroupMapping, holds_without_constraints, writers_who_lost_authority
 
 LIST_VIEW = 'plugins:netbox_authentik:association_list'

@@ -55,6 +55,6 @@ def _no_start_up_log_at_the_first_test_request():
     """The plugin logs its configuration problems at a process's first request; here that is any test's request."""
     from django.core.signals import request_started
 
-    from netbox_authentik import startup
+    from netbox_authentik.diagnostics import startup
 
     request_started.disconnect(dispatch_uid=startup.LOG_AT_FIRST_REQUEST)

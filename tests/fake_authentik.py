@@ -19,7 +19,7 @@ import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from netbox_authentik.errors import STRUCTURED as STRUCTURED_ERRORS
+from netbox_authentik.signin.errors import STRUCTURED as STRUCTURED_ERRORS
 
 BASE = 'https://authentik.example.com'
 SLUG = 'netbox'

@@ -237,7 +237,7 @@ def test_logout_for_a_sub_linked_through_another_provider_ends_nothing_of_that_u
 
 
 def recorded_members(username):
-    from netbox_authentik import sessions
+    from netbox_authentik.sessions import registry as sessions
 
     return set(cache.smembers(sessions._user_sessions_key(get_user_model().objects.get(username=username).pk)))
 
@@ -245,7 +245,7 @@ def recorded_members(username):
 @pytest.mark.django_db
 @override_settings(SESSION_COOKIE_AGE=1234)
 def test_the_record_of_a_logout_lives_as_long_as_a_session(authentik):
-    from netbox_authentik import sessions
+    from netbox_authentik.sessions import registry as sessions
 
     browser = Client()
     sign_in(browser, authentik, 'alice', sid='sid-alice')

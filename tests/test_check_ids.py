@@ -8,7 +8,8 @@ import pytest
 from django.test import override_settings
 
 import netbox_authentik
-from netbox_authentik import access, checks, pipeline, startup
+from netbox_authentik import access, pipeline
+from netbox_authentik.diagnostics import checks, startup
 from tests.fake_authentik import AUTHORIZE_URL, BASE, login_page_messages
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from django.core import checks as django_checks
 from django.db import OperationalError
 from django.test import override_settings
 
-from netbox_authentik import checks, startup
+from netbox_authentik.diagnostics import checks, startup
 from netbox_authentik.pipeline import (
     AUTHENTIK_PIPELINE,
     LOAD_EXTRA_DATA,

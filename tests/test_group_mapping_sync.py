@@ -15,9 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from social_django.models import UserSocialAuth
 from users.models import Group, User
 
-from netbox_authentik import mapping_rules
+from netbox_authentik.groups import rules as mapping_rules
+from netbox_authentik.groups.user_changes import record_user_change, user_state
 from netbox_authentik.models import GroupMapping
-from netbox_authentik.user_changes import record_user_change, user_state
 from tests.fake_authentik import FakeAuthentik, authentik_claims, begin_sign_in, complete_sign_in
 from tests.test_association_views import grant
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from netbox_authentik.groups import MappingRule, glob_problem, is_glob, mapped_netbox_groups
+from netbox_authentik.groups.plan import MappingRule, glob_problem, is_glob, mapped_netbox_groups
 
 UNCLOSED = "a '[' is never closed by ']' (write [[] for a literal [)"
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from netbox_authentik.groups import (
+from netbox_authentik.groups.plan import (
     DATABASE,
     MappingRule,
     clean_groups_claim,

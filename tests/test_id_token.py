@@ -19,7 +19,7 @@ from social_django.models import UserSocialAuth
 from social_django.utils import load_strategy
 
 from netbox_authentik.backends import AuthentikOIDCAuth
-from netbox_authentik.errors import TokenError
+from netbox_authentik.signin.errors import TokenError
 from tests.fake_authentik import (
     BASE,
     CLIENT_SECRET,
@@ -434,7 +434,7 @@ def test_hs256_token_is_rejected_when_no_client_secret_is_configured(client, moc
     authentik = FakeAuthentik(mock, alg='HS256')
     authentik.register_metadata()
     # The E004 check already refuses every sign-in without a secret; the token check must refuse on its own.
-    monkeypatch.setattr('netbox_authentik.startup.sign_in_refusal', lambda: None)
+    monkeypatch.setattr('netbox_authentik.diagnostics.startup.sign_in_refusal', lambda: None)
     settings.SOCIAL_AUTH_AUTHENTIK_SECRET = ''  # an empty HMAC key would let anyone sign a token
     query = begin_sign_in(client)
     id_token = sign_hs256_with_raw_key(authentik_claims('alice', nonce=query['nonce']), b'')

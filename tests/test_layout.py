@@ -1,87 +1,70 @@
-"""The package's shape: data flows one way, no import circle, and nothing imports a module on a higher layer."""
+"""The package's shape: folders by concern, data flowing one way, no import circle, nothing imported from above.
 
+The layers are in tests/tools/layout.py (LAYERS): one line per folder or top-level module, so a new module
+inside a folder needs no change here.
+"""
+
+import ast
 import importlib
+import re
+from pathlib import Path
 
 from tests.tools import layout
 
-# Lower layers know nothing of higher ones; a module may import its own layer or lower ones (README: "How the
-# code is laid out").
-LAYERS = (
-    # pure helpers and the one accessor of settings
-    {'settings', 'groups', 'logsafe', 'errors', 'nonces', 'scim_protocol', 'scim_filters', 'scim_patch'},
-    # the metadata cache, identity links, the login button, sign-in guards, claims, the plugin's models,
-    # user changes in NetBox's change log, what the SCIM endpoint last saw
-    {'metadata', 'linking', 'login_button', 'guards', 'claims', 'models', 'user_changes', 'scim_activity'},
-    # Authentik's provider, token verification, the session registry, the effective mapping rules, the pipeline
-    {
-        'provider',
-        'endpoint',
-        'access',
-        'resync',
-        'tokens',
-        'sessions',
-        'mapping_rules',
-        'group_sync',
-        'pipeline',
-        'link_plans',
-        'provisioning',
-        'scim_parsing',
-        'scim_conflicts',
-    },
-    # the social-core backend, the static checks, API tokens in exchange for Authentik tokens
-    {'backends', 'checks', 'startup', 'exchange'},
-    # the HTTP edges, the live diagnostics and the Authentik blueprint NetBox writes for itself
-    {'backchannel', 'logout', 'middleware', 'diagnostics', 'scim', 'blueprint'},
-    # NetBox UI, REST API, commands and the plugin's entry point
-    {
-        'views',
-        'forms',
-        'tables',
-        'filtersets',
-        'api',
-        'graphql',
-        'template_content',
-        'navigation',
-        'urls',
-        'management',
-        '',
-    },
-)
+REPO = Path(__file__).resolve().parents[1]
 
 
-def layer_of(module):
-    """The layer of a module, by its first name below the package (a subpackage shares its layer)."""
-    first = module.removeprefix(layout.PACKAGE).lstrip('.').split('.')[0]
-    for number, names in enumerate(LAYERS):
-        if first in names:
-            return number
-    raise AssertionError(f'{module} is in no layer: add it to LAYERS and to the README table')
-
-
-def test_no_import_circle():
+def test_no_import_circle_between_modules():
     assert layout.circles(layout.import_edges()) == []
 
 
-def test_every_module_has_a_layer():
-    for module in layout.modules():
-        layer_of(module)
+def test_no_import_circle_between_folders_and_top_level_modules():
+    assert layout.circles(layout.unit_edges()) == []
 
 
-def test_no_module_imports_a_higher_layer():
-    upward = [
-        f'{importer} -> {target}'
-        for importer, targets in layout.import_edges().items()
-        for target in targets
-        if layer_of(target) > layer_of(importer)
+def test_every_folder_and_top_level_module_has_a_layer():
+    assert layout.unplaced_units() == [], 'add it to LAYERS in tests/tools/layout.py and to the README table'
+
+
+def test_nothing_imports_a_higher_layer_or_a_folder_beside_it():
+    assert layout.upward_imports() == []
+
+
+def test_each_folder_says_what_it_is_for():
+    for unit in layout.units():
+        if layout.is_folder(unit):
+            init = layout.ROOT / unit / '__init__.py'
+            assert ast.get_docstring(ast.parse(init.read_text())), f'{unit}/__init__.py has no docstring'
+
+
+def test_readme_layout_table_names_every_folder_and_top_level_module():
+    (text,) = [
+        p.read_text()
+        for p in (REPO / 'README.md', REPO / 'docs' / 'development.md')
+        if p.exists() and '## How the code is laid out' in p.read_text()
     ]
-    assert upward == []
+    section = text.split('## How the code is laid out', 1)[1].split('\n## ', 1)[0]
+    named = set(re.findall(r'`(\w*)/?`', section))
+    for unit in layout.units():
+        assert (unit or '__init__') in named, f'{unit or "__init__"} is missing from the README layout table'
 
 
 def test_layout_sees_imports_inside_functions_and_relative_ones():
     edges = layout.import_edges()
-    # pipeline.py imports errors at the top, relatively; tokens are checked by the backend through a mixin.
-    assert 'netbox_authentik.errors' in edges['netbox_authentik.pipeline']
+    # The pipeline imports the sign-in errors at the top, relatively; the effective rules read the models
+    # inside a function; the command imports the diagnostics absolutely.
+    pipeline = {target for target in edges['netbox_authentik.pipeline'] if layout.unit_of(target) == 'signin'}
+    assert pipeline, edges['netbox_authentik.pipeline']
+    assert any('netbox_authentik.models' in targets for name, targets in edges.items() if name.endswith('rules'))
     assert 'netbox_authentik.diagnostics' in edges['netbox_authentik.management.commands.authentik_check']
+
+
+def test_a_folder_importing_a_higher_layer_is_reported():
+    edges = {'netbox_authentik.signin.tokens': {'netbox_authentik.scim.views'}}
+    assert layout.upward_imports(edges) == ['netbox_authentik.signin.tokens -> netbox_authentik.scim.views']
+    beside = {'netbox_authentik.signin.tokens': {'netbox_authentik.links.linking'}}
+    assert layout.upward_imports(beside) == ['netbox_authentik.signin.tokens -> netbox_authentik.links.linking']
+    assert layout.upward_imports({'netbox_authentik.scim.views': {'netbox_authentik.signin.tokens'}}) == []
 
 
 def test_public_names_stay_importable():

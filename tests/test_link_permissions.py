@@ -13,7 +13,7 @@ from social_django.models import UserSocialAuth
 from users.models import User
 
 from netbox_authentik.forms import AssociationForm
-from netbox_authentik.linking import SUPERUSERS_ONLY
+from netbox_authentik.links.linking import SUPERUSERS_ONLY
 from tests.test_association_api import API_URL, api_user
 from tests.test_association_views import ADD_URL, ALICE_SUB, LIST_URL, logged_in, make_link
 

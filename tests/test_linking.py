@@ -9,7 +9,7 @@ import pytest
 from social_django.models import UserSocialAuth
 from users.models import User
 
-from netbox_authentik.linking import comparable_email
+from netbox_authentik.links.linking import comparable_email
 from tests.fake_authentik import authentik_claims, begin_sign_in, complete_sign_in, login_page_messages, sign_in
 
 pytestmark = pytest.mark.django_db

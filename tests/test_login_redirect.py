@@ -15,8 +15,9 @@ from social_django.models import Association, Nonce
 from users.constants import TOKEN_PREFIX
 from users.models import Token
 
-from netbox_authentik import logout, nonces
-from netbox_authentik.metadata import cache_key
+from netbox_authentik.sessions import logout
+from netbox_authentik.signin import nonces
+from netbox_authentik.signin.metadata import cache_key
 from tests.fake_authentik import (
     AUTHORIZE_URL,
     CLIENT_ID,

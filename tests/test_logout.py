@@ -11,7 +11,7 @@ from django.test import RequestFactory, override_settings
 from social_django.models import UserSocialAuth
 
 from netbox_authentik.backends import AuthentikOIDCAuth
-from netbox_authentik.logout import end_session_url, post_logout_redirect_uri
+from netbox_authentik.sessions.logout import end_session_url, post_logout_redirect_uri
 from tests.fake_authentik import (
     CLIENT_ID,
     DISCOVERY_URL,

@@ -11,7 +11,7 @@ from django.test import Client
 from social_django.utils import load_strategy
 
 from netbox_authentik.backends import AuthentikOIDCAuth
-from netbox_authentik.errors import TokenError, describe
+from netbox_authentik.signin.errors import TokenError, describe
 from tests.fake_authentik import (
     NETBOX_SSO_FAILED,
     authentik_claims,

@@ -10,8 +10,8 @@ from django_redis.cache import RedisCache
 from social_django.models import UserSocialAuth
 from users.models import User
 
-from netbox_authentik import mapping_rules
 from netbox_authentik.filtersets import GroupMappingFilterSet
+from netbox_authentik.groups import rules as mapping_rules
 from netbox_authentik.models import GroupMapping
 from tests.fake_authentik import authentik_claims
 from tests.test_group_mapping_sync import (

@@ -20,7 +20,7 @@ import pytest
 import requests
 import responses
 
-from netbox_authentik import metadata, provider
+from netbox_authentik.signin import metadata, provider
 from tests.fake_authentik import (
     AUTHORIZE_URL,
     DISCOVERY_URL,

@@ -8,7 +8,8 @@ from django.test import override_settings
 from social_django.models import UserSocialAuth
 from users.models import Group
 
-from netbox_authentik import access, checks, pipeline
+from netbox_authentik import access, pipeline
+from netbox_authentik.diagnostics import checks
 from tests import test_group_sync, test_scim
 from tests.fake_authentik import login_page_messages
 

@@ -10,8 +10,8 @@ from django.test import Client
 from social_django.models import UserSocialAuth
 from users.models import Group, ObjectPermission, User
 
-from netbox_authentik import resync
-from netbox_authentik.linking import PROVIDER, link_key
+from netbox_authentik.groups import resync
+from netbox_authentik.links.linking import PROVIDER, link_key
 from netbox_authentik.models import GroupMapping
 
 pytestmark = pytest.mark.django_db

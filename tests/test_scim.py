@@ -300,7 +300,7 @@ def test_deactivated_users_api_token_is_refused(scim, client):
 
 
 def test_deactivation_ends_sessions_through_the_session_registry(scim, monkeypatch):
-    from netbox_authentik import provisioning
+    from netbox_authentik.scim import provisioning
 
     ended = []
     monkeypatch.setattr(provisioning, 'end_authentik_sessions', lambda sub=None, sid=None: ended.append(sub))
@@ -513,8 +513,8 @@ def test_a_group_pushed_again_after_its_connection_was_deleted_is_adopted_by_ext
 
 def test_authentiks_one_operation_per_member_patch_costs_time_linear_in_the_operations():
     """Authentik sends one `add` operation per member; 10,000 of them once kept a worker busy for 27 s."""
-    from netbox_authentik.scim_patch import apply_patch
-    from netbox_authentik.scim_protocol import GROUP_NAMES
+    from netbox_authentik.scim.patch import apply_patch
+    from netbox_authentik.scim.protocol import GROUP_NAMES
 
     count = 20000
     group = {'displayName': 'g', 'members': [{'value': str(n)} for n in range(count)]}

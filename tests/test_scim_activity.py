@@ -82,7 +82,7 @@ def test_a_control_character_in_a_path_cannot_forge_a_log_line(scim, caplog):
 
 
 def test_an_unreachable_cache_costs_a_log_line_never_the_request(scim, monkeypatch, caplog):
-    from netbox_authentik import scim_activity
+    from netbox_authentik.scim import activity as scim_activity
 
     class Unreachable:
         def set(self, *args, **kwargs):

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from social_django.models import UserSocialAuth
 
 from netbox_authentik.models import AuthentikGroup
-from netbox_authentik.scim_protocol import MAX_PATCH_OPERATIONS
+from netbox_authentik.scim.protocol import MAX_PATCH_OPERATIONS
 
 from . import test_scim
 from .test_scim import BASE, ERROR_SCHEMA, PATCH_SCHEMA, SCIM, group_body, make_token, user_body

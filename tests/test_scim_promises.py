@@ -17,8 +17,8 @@ from django.db import DatabaseError
 from django.test import Client, TestCase
 from social_django.models import UserSocialAuth
 
-from netbox_authentik import provisioning
 from netbox_authentik.models import AuthentikGroup
+from netbox_authentik.scim import provisioning
 from tests.fake_authentik import authentik_claims, sign_in
 from tests.test_backchannel_sessions import is_signed_in, session_key
 

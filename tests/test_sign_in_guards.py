@@ -5,8 +5,8 @@ import logging
 import pytest
 from django.test import override_settings
 
-from netbox_authentik import guards
 from netbox_authentik.logsafe import safe, safe_names
+from netbox_authentik.signin import guards
 from tests.fake_authentik import (
     NETBOX_SSO_FAILED,
     STRUCTURED_ERRORS,

@@ -12,7 +12,7 @@ import uuid
 import jwt
 import pytest
 
-from netbox_authentik import metadata, provider
+from netbox_authentik.signin import metadata, provider
 from tests.fake_authentik import (
     DISCOVERY_URL,
     JWKS_URL,

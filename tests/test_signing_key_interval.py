@@ -4,7 +4,7 @@
 import pytest
 from django.core.cache import cache
 
-from netbox_authentik import metadata
+from netbox_authentik.signin import metadata
 from tests.fake_authentik import DISCOVERY_URL, JWKS_URL, requests_to
 from tests.test_signing_key_change import authentik_signing_with, forged_hs256, sign_in, signed_in
 

@@ -1,1 +1,5 @@
-"""REST API at /api/plugins/authentik/: links between NetBox users and Authentik identities, group mappings."""
+"""The REST API.
+
+May use only the layers below it (tests/tools/layout.py): settings, logsafe, signin/, links/, groups/,
+exchange/, sessions/, access, pipeline, scim/, diagnostics/, backends, blueprint/.
+"""

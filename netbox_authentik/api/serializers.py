@@ -12,7 +12,7 @@ from social_django.models import UserSocialAuth
 from users.api.serializers import GroupSerializer, UserSerializer
 from users.models import Group
 
-from .. import linking
+from ..links import linking
 from ..models import RULE_GRANTS_NOTHING, GroupMapping, rule_authority_problem, rule_grants_nothing
 
 __all__ = ('AssociationSerializer', 'GroupMappingSerializer')

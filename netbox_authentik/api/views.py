@@ -3,7 +3,8 @@
 from django.http import Http404
 from netbox.api.viewsets import NetBoxModelViewSet
 
-from .. import filtersets, linking
+from .. import filtersets
+from ..links import linking
 from ..models import GroupMapping
 from .serializers import AssociationSerializer, GroupMappingSerializer
 

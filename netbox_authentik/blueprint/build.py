@@ -9,12 +9,12 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db import DatabaseError
 
-from netbox_authentik import mapping_rules
 from netbox_authentik import settings as plugin_settings
 from netbox_authentik.diagnostics.local import netbox_uris
-from netbox_authentik.endpoint import ENDPOINT, endpoint_problems, is_missing
-from netbox_authentik.groups import is_glob
-from netbox_authentik.provider import normalize_endpoint
+from netbox_authentik.groups import rules as mapping_rules
+from netbox_authentik.groups.plan import is_glob
+from netbox_authentik.signin.endpoint import ENDPOINT, endpoint_problems, is_missing
+from netbox_authentik.signin.provider import normalize_endpoint
 
 from . import comments, entries, yaml_text
 from .entries import SELF_SIGNED_KEY, Plan

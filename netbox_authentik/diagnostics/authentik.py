@@ -9,10 +9,10 @@ from email.utils import parsedate_to_datetime
 
 from django.conf import settings
 
-from .. import checks
 from .. import settings as plugin_settings
-from ..provider import WELL_KNOWN, normalize_endpoint
-from ..tokens import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS
+from ..signin.provider import WELL_KNOWN, normalize_endpoint
+from ..signin.tokens import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS
+from . import checks
 from .credentials import credentials_findings
 from .findings import FetchError, Finding, error, ok, warning
 from .http import send

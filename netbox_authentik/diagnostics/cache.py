@@ -2,9 +2,10 @@
 
 from django.conf import settings
 
-from .. import checks, metadata
 from .. import settings as plugin_settings
-from ..provider import WELL_KNOWN, normalize_endpoint
+from ..signin import metadata
+from ..signin.provider import WELL_KNOWN, normalize_endpoint
+from . import checks
 from .authentik import fetch_json
 from .findings import FetchError, error, ok, warning
 

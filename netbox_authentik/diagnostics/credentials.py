@@ -10,7 +10,7 @@ import secrets
 
 from django.conf import settings
 
-from ..endpoint import is_missing
+from ..signin.endpoint import is_missing
 from .findings import FetchError, error, ok, warning
 from .http import send
 

@@ -5,7 +5,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from ..endpoint import CONFIG, ENDPOINT
+from ..signin.endpoint import CONFIG, ENDPOINT
 from .findings import FetchError
 
 

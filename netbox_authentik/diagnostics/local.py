@@ -7,9 +7,9 @@ from django.conf import settings
 from django.core import checks as django_checks
 from django.db import Error as DatabaseError
 
-from .. import checks
 from .. import settings as plugin_settings
-from ..endpoint import _is_loopback as is_loopback
+from ..signin.endpoint import _is_loopback as is_loopback
+from . import checks
 from .findings import Finding, error, ok, warning
 
 PLACEHOLDER_ORIGIN = 'https://<netbox-host>'

@@ -11,10 +11,10 @@ from django.db import Error as DatabaseError
 from django.utils import timezone
 from social_django.models import UserSocialAuth
 
-from .. import scim_activity
-from ..linking import PROVIDER
+from ..links.linking import PROVIDER
 from ..logsafe import safe
 from ..models import PROVISION_PERMISSION
+from ..scim import activity as scim_activity
 from .findings import Finding, error, ok, warning
 
 # Authentik's full sync runs every 4 hours; no request for longer means it no longer reaches NetBox.

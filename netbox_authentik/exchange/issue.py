@@ -15,14 +15,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from social_django.models import UserSocialAuth
 
-from netbox_authentik import linking
 from netbox_authentik import settings as plugin_settings
-from netbox_authentik.errors import AuthentikError
-from netbox_authentik.group_sync import apply_authentik_groups
-from netbox_authentik.groups import clean_groups_claim, meets_required_groups
+from netbox_authentik.groups.plan import clean_groups_claim, meets_required_groups
+from netbox_authentik.groups.sync import apply_authentik_groups
+from netbox_authentik.links import linking
 from netbox_authentik.logsafe import safe
 from netbox_authentik.models import ExchangedToken
 from netbox_authentik.settings import BACKEND_NAME
+from netbox_authentik.signin.errors import AuthentikError
 
 from .verify import ExchangeRefused, invalid_grant, subject_digest
 

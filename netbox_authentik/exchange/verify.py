@@ -12,8 +12,8 @@ import logging
 import jwt
 
 from netbox_authentik import settings as plugin_settings
-from netbox_authentik.errors import TokenError
-from netbox_authentik.tokens import MalformedTokenError
+from netbox_authentik.signin.errors import TokenError
+from netbox_authentik.signin.tokens import MalformedTokenError
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def _decode(backend, subject_token, client_ids):
     except INVALID_SUBJECT as error:
         raise invalid_grant('subject_token sub claim is not a string') from error
     except TokenError as error:
-        # An unknown kid, an unusable key, a failed decryption: tokens.py logged the detail.
+        # An unknown kid, an unusable key, a failed decryption: signin/tokens.py logged the detail.
         raise invalid_grant('subject_token is signed with an unknown key or cannot be decrypted') from error
     except jwt.PyJWTError as error:
         raise invalid_grant(f'subject_token is invalid: {type(error).__name__}') from error

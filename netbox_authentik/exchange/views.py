@@ -20,9 +20,9 @@ from django.views.decorators.csrf import csrf_exempt
 from social_core.exceptions import SocialAuthBaseException
 
 from netbox_authentik import settings as plugin_settings
-from netbox_authentik.errors import BackendNotConfiguredError
 from netbox_authentik.logsafe import safe
-from netbox_authentik.provider import authentik_backend
+from netbox_authentik.signin.errors import BackendNotConfiguredError
+from netbox_authentik.signin.provider import authentik_backend
 
 from .issue import issue_api_token
 from .verify import (

@@ -1,4 +1,8 @@
-"""GraphQL for the plugin: group mapping rules (NetBox finds `schema` here)."""
+"""GraphQL.
+
+May use only the layers below it (tests/tools/layout.py): settings, logsafe, signin/, links/, groups/,
+exchange/, sessions/, access, pipeline, scim/, diagnostics/, backends, blueprint/.
+"""
 
 from .schema import schema
 

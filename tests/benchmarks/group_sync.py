@@ -34,7 +34,7 @@ from django.db import connection  # noqa: E402
 from django.test import override_settings  # noqa: E402
 from users.models import Group, User  # noqa: E402
 
-from netbox_authentik import mapping_rules  # noqa: E402
+from netbox_authentik.groups import rules as mapping_rules  # noqa: E402
 from netbox_authentik.models import GroupMapping  # noqa: E402
 from netbox_authentik.pipeline import sync_groups  # noqa: E402
 from tests.tools import database  # noqa: E402

@@ -27,8 +27,8 @@ logging.getLogger('netbox_authentik').setLevel(logging.ERROR)
 import responses  # noqa: E402
 from django.core.cache import cache  # noqa: E402
 
-from netbox_authentik import logout  # noqa: E402
-from netbox_authentik.metadata import cache_key  # noqa: E402
+from netbox_authentik.sessions import logout  # noqa: E402
+from netbox_authentik.signin.metadata import cache_key  # noqa: E402
 
 DISCOVERY = b'{"issuer": "http://127.0.0.1/application/o/netbox/"}'
 

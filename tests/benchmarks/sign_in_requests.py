@@ -38,7 +38,7 @@ from django.db import connections  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from social_core.backends.open_id_connect import OpenIdConnectAuth  # noqa: E402
 
-from netbox_authentik.metadata import CACHE_PREFIX  # noqa: E402
+from netbox_authentik.signin.metadata import CACHE_PREFIX  # noqa: E402
 from tests.tools import database  # noqa: E402
 from tests.tools.idp import CLIENT_ID, CLIENT_SECRET, USERS, TestProvider  # noqa: E402
 

@@ -36,7 +36,7 @@ from django.db import connection, connections  # noqa: E402
 from django.test import Client, override_settings  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from netbox_authentik.metadata import CACHE_PREFIX  # noqa: E402
+from netbox_authentik.signin.metadata import CACHE_PREFIX  # noqa: E402
 from tests.tools import database  # noqa: E402
 from tests.tools.idp import CLIENT_ID, CLIENT_SECRET, TestProvider  # noqa: E402
 

@@ -1,10 +1,16 @@
-"""The package's shape, measured from its own source: modules, import edges, circles and sizes.
+"""The package's shape, measured from its own source: modules, folders, import edges, circles, layers and sizes.
 
-    python -m tests.tools.layout            # a summary: counts, circles, longest module and definition
-    python -m tests.tools.layout --edges    # and every import edge
+    python -m tests.tools.layout            # a summary: counts, circles, upward imports, longest module
+    python -m tests.tools.layout --edges    # and every import edge between folders and top-level modules
 
 Only imports between the package's own modules count, wherever they stand in a file (also inside
 functions). A module is a .py file; a package counts as its __init__.py.
+
+A unit is a folder of the package (all its modules) or a top-level module ('' is the package's __init__).
+LAYERS orders the units, lowest first. A unit may import units of lower layers and top-level modules of
+its own layer; never a unit of a higher layer, never another folder of its own layer, and no circle may
+run through units or modules. A new module inside a folder needs nothing here; a new folder or top-level
+module needs a place in LAYERS (and a row in the README's "How the code is laid out").
 """
 
 import ast
@@ -14,6 +20,48 @@ from pathlib import Path
 
 PACKAGE = 'netbox_authentik'
 ROOT = Path(__file__).resolve().parents[2] / PACKAGE
+
+LAYERS = (
+    # the one accessor of settings; outside text made safe for logs
+    {'settings', 'logsafe'},
+    # sign-in through Authentik; links between NetBox users and Authentik identities
+    {'signin', 'links'},
+    # group mapping (with models, the rules' table)
+    {'groups'},
+    # NetBox API tokens in exchange for Authentik tokens
+    {'exchange'},
+    # the sessions from Authentik and how they end (back-channel logout also ends exchanged tokens)
+    {'sessions', 'access'},
+    # the sign-in steps configurations name
+    {'pipeline'},
+    # SCIM provisioning
+    {'scim'},
+    # system checks, their start-up log, the live checks of authentik_check
+    {'diagnostics'},
+    # the social-core backend configurations name
+    {'backends'},
+    # the Authentik blueprint NetBox writes for itself
+    {'blueprint'},
+    # NetBox's plugin surface, the plugin's entry point and the public entry points kept at the top
+    {
+        '',
+        'views',
+        'forms',
+        'tables',
+        'filtersets',
+        'api',
+        'graphql',
+        'navigation',
+        'template_content',
+        'urls',
+        'management',
+        'linking',
+        'middleware',
+    },
+)
+# Top-level modules that count as part of a folder: Django loads models from the top, and the group mapping
+# rules they store belong to groups/ (models.py uses its pure plan, groups/rules.py the models).
+MEMBER_OF = {'models': 'groups'}
 
 
 @dataclass(frozen=True)
@@ -73,7 +121,7 @@ def import_edges():
 
 
 def circles(edges):
-    """Return the strongly connected groups of more than one module (Tarjan), each sorted."""
+    """Return the strongly connected groups of more than one node (Tarjan), each sorted."""
     index, low, stack, on_stack, found = {}, {}, [], set(), []
     counter = [0]
 
@@ -105,6 +153,58 @@ def circles(edges):
     return found
 
 
+def unit_of(module):
+    """The unit of a module: its folder below the package, or itself when it is a top-level module."""
+    first = module.removeprefix(PACKAGE).lstrip('.').split('.')[0]
+    return MEMBER_OF.get(first, first)
+
+
+def is_folder(unit):
+    return bool(unit) and (ROOT / unit).is_dir()
+
+
+def units():
+    """Every unit on disk."""
+    return sorted({unit_of(module) for module in modules()})
+
+
+def layer_of(unit):
+    """The layer of a unit, or None when LAYERS does not name it."""
+    for number, names in enumerate(LAYERS):
+        if unit in names:
+            return number
+    return None
+
+
+def unplaced_units():
+    return [unit or '__init__' for unit in units() if layer_of(unit) is None]
+
+
+def unit_edges(edges=None):
+    """Return {importer unit: {imported unit, ...}} between different units."""
+    found = {}
+    for importer, targets in (edges or import_edges()).items():
+        source = unit_of(importer)
+        found.setdefault(source, set())
+        found[source] |= {unit_of(target) for target in targets if unit_of(target) != source}
+    return found
+
+
+def upward_imports(edges=None):
+    """Imports that reach a higher layer, or another folder of the importer's own layer."""
+    found = []
+    for importer, targets in sorted((edges or import_edges()).items()):
+        for target in sorted(targets):
+            source, destination = unit_of(importer), unit_of(target)
+            if source == destination or layer_of(source) is None or layer_of(destination) is None:
+                continue
+            if layer_of(destination) > layer_of(source) or (
+                layer_of(destination) == layer_of(source) and is_folder(source) and is_folder(destination)
+            ):
+                found.append(f'{importer} -> {target}')
+    return found
+
+
 def definitions():
     """Every class and function (methods included), with its length in lines."""
     found = []
@@ -127,8 +227,12 @@ def summary():
     longest_definition = max(definitions(), key=lambda definition: definition.lines)
     return {
         'modules': len(sizes),
+        'folders': len([unit for unit in units() if is_folder(unit)]),
         'import_edges': sum(len(targets) for targets in edges.values()),
         'circles': circles(edges),
+        'unit_circles': circles(unit_edges(edges)),
+        'upward_imports': upward_imports(edges),
+        'unplaced_units': unplaced_units(),
         'longest_module': longest_module,
         'longest_definition': longest_definition,
     }
@@ -136,16 +240,28 @@ def summary():
 
 def main(argv):
     result = summary()
-    print(f'modules: {result["modules"]}')
+    print(f'modules: {result["modules"]} in {result["folders"]} folders and the top')
     print(f'import edges: {result["import_edges"]}')
-    print(f'import circles: {len(result["circles"])} {result["circles"] or ""}'.rstrip())
+    print(f'import circles between modules: {len(result["circles"])} {result["circles"] or ""}'.rstrip())
+    print(
+        f'import circles between folders and top modules: {len(result["unit_circles"])} '
+        f'{result["unit_circles"] or ""}'.rstrip()
+    )
+    print(f'upward imports: {len(result["upward_imports"])}')
+    for line in result['upward_imports']:
+        print(f'  {line}')
+    if result['unplaced_units']:
+        print(f'in no layer: {", ".join(result["unplaced_units"])}')
     print(f'longest module: {result["longest_module"][0]} ({result["longest_module"][1]} lines)')
     definition = result['longest_definition']
     print(f'longest definition: {definition.module}.{definition.name} ({definition.lines} lines)')
     if '--edges' in argv:
-        for importer, targets in sorted(import_edges().items()):
+        for importer, targets in sorted(unit_edges().items()):
             for target in sorted(targets):
-                print(f'  {importer} -> {target}')
+                print(
+                    f'  {importer or "__init__"} (layer {layer_of(importer)}) -> {target or "__init__"} '
+                    f'(layer {layer_of(target)})'
+                )
 
 
 if __name__ == '__main__':

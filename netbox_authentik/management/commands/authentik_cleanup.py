@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand
 
-from netbox_authentik import nonces
 from netbox_authentik.exchange import issue
+from netbox_authentik.signin import nonces
 
 
 class Command(BaseCommand):

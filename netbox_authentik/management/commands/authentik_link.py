@@ -6,7 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 from social_django.models import UserSocialAuth
 
-from netbox_authentik import link_plans, linking
+from netbox_authentik.links import linking
+from netbox_authentik.links import plans as link_plans
 
 MATCH_MODES = {'username': 'username', 'email': 'email'}
 

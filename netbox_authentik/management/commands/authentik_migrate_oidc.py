@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import IntegrityError, transaction
 from social_django.models import UserSocialAuth
 
-from netbox_authentik import linking
+from netbox_authentik.links import linking
 
 GENERIC_PROVIDER = 'oidc'
 

@@ -1,12 +1,12 @@
 """`netbox authentik_resync`: re-apply the effective group mapping rules now, from each user's last-seen groups.
 
-The work is in netbox_authentik/resync.py; this command parses arguments and prints.
+The work is in netbox_authentik/groups/resync.py; this command parses arguments and prints.
 """
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from netbox_authentik import resync
+from netbox_authentik.groups import resync
 
 ACTOR_NAME = 'netbox authentik_resync'
 

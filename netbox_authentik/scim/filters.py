@@ -9,7 +9,7 @@ from scim2_filter_parser import ast
 from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser, SCIMParserError
 
-from .scim_protocol import ScimError, resource_id
+from .protocol import ScimError, resource_id
 
 # Authentik filters on one attribute (`userName eq "…"`); these bounds keep a crafted filter from
 # exhausting the parser's or PostgreSQL's recursion and from turning into a query of thousands of terms.

@@ -1,6 +1,6 @@
 """SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT as a pure function: the forms an admin pastes and what is wrong with them.
 
-The system check E005-E008/W001 (checks.py) and `authentik_check` both use it.
+The system check E005-E008/W001 (diagnostics/checks.py) and `authentik_check` both use it.
 """
 
 import ipaddress

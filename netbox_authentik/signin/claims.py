@@ -2,10 +2,10 @@
 
 import logging
 
-from . import settings as plugin_settings
+from .. import settings as plugin_settings
 from .errors import TokenError
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.claims')  # the name admins configure (README: Logging)
 
 # The claims the plugin reads; with fetch_userinfo='auto' userinfo is skipped when all are in the id_token.
 USED_CLAIMS = ('email', 'name', 'groups')

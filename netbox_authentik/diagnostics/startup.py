@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from . import checks
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.startup')  # the name admins configure (README: Logging)
 
 LOG_AT_FIRST_REQUEST = 'netbox_authentik.log_configuration_problems'
 

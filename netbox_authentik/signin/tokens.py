@@ -18,11 +18,11 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 from social_core.exceptions import SocialAuthBaseException
 
-from . import settings as plugin_settings
+from .. import settings as plugin_settings
 from .errors import AuthentikError, TokenError
 from .metadata import CACHE_PREFIX
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.tokens')  # the name admins configure (README: Logging)
 
 ASYMMETRIC_ALGORITHMS = {
     'RS256',

@@ -10,9 +10,9 @@ import time
 
 from django.core.cache import cache
 
-from .logsafe import safe
+from ..logsafe import safe
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.scim_activity')  # the name admins configure (README: Logging)
 
 LAST_REQUEST_KEY = 'netbox_authentik:scim:last_request'
 REFUSALS_KEY = 'netbox_authentik:scim:refusals'

@@ -2,7 +2,7 @@
 
 Authentik POSTs a signed ``logout_token`` to /plugins/authentik/backchannel-logout/ when a person's
 Authentik session ends. The token names the person (``sub``) and/or their Authentik session (``sid``).
-tokens.py checks the token and sessions.py finds and ends the matching NetBox sessions: this module is
+signin/tokens.py checks the token and sessions/registry.py finds and ends the matching NetBox sessions: this module is
 the HTTP edge between them.
 """
 
@@ -17,14 +17,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from social_core.exceptions import SocialAuthBaseException
 
-from .errors import BackendNotConfiguredError
-from .exchange.issue import delete_session_tokens
-from .logsafe import safe
-from .provider import authentik_backend
-from .sessions import end_authentik_sessions
-from .tokens import LogoutTokenError, claim_jti, validate_logout_token
+from ..exchange.issue import delete_session_tokens
+from ..logsafe import safe
+from ..signin.errors import BackendNotConfiguredError
+from ..signin.provider import authentik_backend
+from ..signin.tokens import LogoutTokenError, claim_jti, validate_logout_token
+from .registry import end_authentik_sessions
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.backchannel')  # the name admins configure (README: Logging)
 
 
 def _error(status, error, description):

@@ -7,10 +7,11 @@ view uses too), one way of writing them.
 
 import logging
 
-from . import mapping_rules, user_changes
-from .logsafe import safe, safe_names
+from ..logsafe import safe, safe_names
+from . import rules as mapping_rules
+from . import user_changes
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.group_sync')  # the name admins configure (README: Logging)
 
 
 def apply_authentik_groups(user, authentik_groups, *, message, config=None, actor=None, actor_name=None):

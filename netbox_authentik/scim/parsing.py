@@ -1,6 +1,6 @@
 """SCIM User and Group bodies checked and read into what NetBox stores; a ScimError (400) when one is bad.
 
-No database writes here (provisioning.py applies the result); reading field limits from NetBox's models.
+No database writes here (scim/provisioning.py applies the result); reading field limits from NetBox's models.
 """
 
 from dataclasses import dataclass
@@ -10,9 +10,9 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from social_django.models import UserSocialAuth
 
-from .linking import uid_max_length
-from .models import AUTHENTIK_GROUP_MAX_LENGTH
-from .scim_protocol import GROUP_SCHEMA, USER_NAMES, USER_SCHEMA, ScimError, bad_syntax, bad_value
+from ..links.linking import uid_max_length
+from ..models import AUTHENTIK_GROUP_MAX_LENGTH
+from .protocol import GROUP_SCHEMA, USER_NAMES, USER_SCHEMA, ScimError, bad_syntax, bad_value
 
 # Attributes a client may send and this service provider ignores (read-only, or kept by NetBox).
 IGNORED_USER_ATTRIBUTES = {'id', 'meta', 'schemas', 'groups', 'password'}

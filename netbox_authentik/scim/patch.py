@@ -1,4 +1,4 @@
-"""SCIM PATCH (RFC 7644 3.5.2) applied to a resource's JSON form; provisioning.py writes the result.
+"""SCIM PATCH (RFC 7644 3.5.2) applied to a resource's JSON form; scim/provisioning.py writes the result.
 
 Accepts what Authentik 2025.12 sends: `members` with a value list for add and remove, the
 `members[value eq "…"]` filter form, and a rename without `path` and without top-level `schemas`.
@@ -10,8 +10,8 @@ from scim2_filter_parser import ast
 from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser, SCIMParserError
 
-from .scim_filters import path_name
-from .scim_protocol import MAX_PATCH_OPERATIONS, PATCH_SCHEMA, ScimError, bad_syntax, bad_value
+from .filters import path_name
+from .protocol import MAX_PATCH_OPERATIONS, PATCH_SCHEMA, ScimError, bad_syntax, bad_value
 
 
 def patch_operations(body):

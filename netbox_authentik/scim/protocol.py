@@ -1,7 +1,7 @@
 """SCIM 2.0 (RFC 7643/7644) as data: error bodies, attribute definitions, discovery documents and list pages.
 
-No database writes here; provisioning.py applies what the SCIM modules parsed. Filters are in
-scim_filters.py, PATCH operations in scim_patch.py.
+No database writes here; scim/provisioning.py applies what the SCIM modules parsed. Filters are in
+scim/filters.py, PATCH operations in scim/patch.py.
 """
 
 CONTENT_TYPE = 'application/scim+json'

@@ -28,10 +28,10 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 from social_django.models import UserSocialAuth
 
-from .metadata import CACHE_PREFIX
-from .settings import BACKEND_NAME
+from ..settings import BACKEND_NAME
+from ..signin.metadata import CACHE_PREFIX
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.sessions')  # the name admins configure (README: Logging)
 
 # Authentik's session id (id_token `sid`), kept in the NetBox session it opened.
 SESSION_SID_KEY = 'netbox_authentik_sid'

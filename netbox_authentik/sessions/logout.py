@@ -26,14 +26,14 @@ from social_core.exceptions import SocialAuthBaseException
 from social_django.models import UserSocialAuth
 from social_django.views import NAMESPACE as SOCIAL_NAMESPACE
 
-from . import settings as plugin_settings
-from .errors import BackendNotConfiguredError, describe
-from .logsafe import safe
-from .metadata import cache_key
-from .provider import BACKEND_NAME, authentik_backend
-from .sessions import is_authentik_session
+from .. import settings as plugin_settings
+from ..logsafe import safe
+from ..signin.errors import BackendNotConfiguredError, describe
+from ..signin.metadata import cache_key
+from ..signin.provider import BACKEND_NAME, authentik_backend
+from .registry import is_authentik_session
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.logout')  # the name admins configure (README: Logging)
 
 
 # -- RP-initiated logout ---------------------------------------------------------------------------------

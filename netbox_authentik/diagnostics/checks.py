@@ -1,6 +1,6 @@
 """System checks: configuration problems, each named with its fix, never a crash.
 
-Django runs them for `netbox check`, `migrate` and `runserver`; startup.py logs them once per server
+Django runs them for `netbox check`, `migrate` and `runserver`; diagnostics/startup.py logs them once per server
 process (gunicorn runs no checks). Every id is listed in the README. The one check that reads the
 database runs only when Django passes it 'default': `netbox check --database default`, and `migrate`.
 
@@ -17,12 +17,12 @@ from django.conf import settings
 from django.core import checks
 from django.db import Error as DatabaseError
 
-from . import access, pipeline
-from . import settings as plugin_settings
-from .endpoint import CONFIG, ENDPOINT, ISSUER_EXAMPLE, SHARED_ENDPOINTS, endpoint_problems, is_missing  # noqa: F401
-from .settings import backend_in_use, plugin_installed, remote_auth_backends
+from .. import access, pipeline
+from .. import settings as plugin_settings
+from ..settings import backend_in_use, plugin_installed, remote_auth_backends
+from ..signin.endpoint import CONFIG, ENDPOINT, ISSUER_EXAMPLE, SHARED_ENDPOINTS, endpoint_problems, is_missing  # noqa: F401
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.checks')  # the name admins configure (README: Logging)
 
 TAG = 'netbox_authentik'
 PLUGIN_NAME = plugin_settings.PLUGIN_NAME

@@ -9,11 +9,12 @@ from django.core.cache import cache
 from django.utils.translation import gettext as _
 from social_core.exceptions import SocialAuthBaseException
 
-from . import logsafe, metadata
-from . import settings as plugin_settings
+from .. import logsafe
+from .. import settings as plugin_settings
+from . import metadata
 from .errors import AuthentikError, BackendNotConfiguredError, is_missing_backend
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.provider')  # the name admins configure (README: Logging)
 
 BACKEND_NAME = plugin_settings.BACKEND_NAME
 WELL_KNOWN = '/.well-known/openid-configuration'

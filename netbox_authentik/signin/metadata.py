@@ -5,7 +5,7 @@ import time
 
 from django.core.cache import cache
 
-from . import settings as plugin_settings
+from .. import settings as plugin_settings
 
 CACHE_PREFIX = 'netbox_authentik'
 DISCOVERY = 'discovery'

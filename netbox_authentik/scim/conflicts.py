@@ -9,11 +9,11 @@ import logging
 from django.contrib.auth import get_user_model
 from social_django.models import UserSocialAuth
 
-from .linking import PROVIDER
-from .logsafe import safe
-from .scim_protocol import ScimError
+from ..links.linking import PROVIDER
+from ..logsafe import safe
+from .protocol import ScimError
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.scim_conflicts')  # the name admins configure (README: Logging)
 
 
 def username_conflict(username, external_id, exclude_pk=None):

@@ -16,10 +16,10 @@ from django.db import DatabaseError, transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
-from . import settings as plugin_settings
-from .groups import DATABASE, MappingRule, RuleIndex, configuration_rules, glob_problem, is_glob, plan_groups
+from .. import settings as plugin_settings
+from .plan import DATABASE, MappingRule, RuleIndex, configuration_rules, glob_problem, is_glob, plan_groups
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.mapping_rules')  # the name admins configure (README: Logging)
 
 VERSION_KEY = 'netbox_authentik:group_mappings:version'
 GROUP_SETTINGS = (
@@ -66,7 +66,7 @@ def _remember(token, rules):
 
 def load_database_rules():
     """Read the enabled rules and their NetBox group names with one query, whatever their number."""
-    from .models import GroupMapping
+    from ..models import GroupMapping
 
     rows = (
         GroupMapping.objects.filter(enabled=True)
@@ -168,7 +168,7 @@ def preview(association, config=None):
     """Apply the effective rules to the Authentik groups the link recorded at its last sign-in."""
     from users.models import Group
 
-    from .linking import synced_groups
+    from ..links.linking import synced_groups
 
     config = configuration() if config is None else config
     user = association.user
@@ -285,7 +285,7 @@ def _rule_findings():
 
 def _lapsed_writer_findings(rules):
     """A warning for each database rule whose writer could no longer write it (models.writers_who_lost_authority)."""
-    from .models import GroupMapping, writers_who_lost_authority
+    from ..models import GroupMapping, writers_who_lost_authority
 
     by_id = {rule.rule_id: rule for rule in rules if rule.source == DATABASE}
     mappings = GroupMapping.objects.filter(pk__in=by_id).select_related('written_by').prefetch_related('netbox_groups')

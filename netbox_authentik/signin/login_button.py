@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from . import settings as plugin_settings
+from .. import settings as plugin_settings
 
 BACKEND_NAME = plugin_settings.BACKEND_NAME
 

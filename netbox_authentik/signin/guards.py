@@ -7,11 +7,11 @@ from django.contrib import messages
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from ..logsafe import safe
+from ..settings import PLUGIN_NAME, plugin_installed
 from .errors import AuthentikError
-from .logsafe import safe
-from .settings import PLUGIN_NAME, plugin_installed
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.guards')  # the name admins configure (README: Logging)
 
 # Subject modes whose `sub` is the username, email or UPN: another person can get it after a rename or deletion.
 REUSABLE_SUBJECT_CLAIMS = ('preferred_username', 'nickname', 'email', 'upn')

@@ -20,7 +20,7 @@ import time
 from django.db.models import F, Q
 from social_core.backends.open_id_connect import OpenIdConnectAssociation
 
-from .settings import BACKEND_NAME
+from ..settings import BACKEND_NAME
 
 # Long enough for a person at Authentik's login page (password reset, MFA enrolment included).
 NONCE_LIFETIME = 3600

@@ -16,17 +16,18 @@ from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from social_django.models import UserSocialAuth
 
-from . import access, mapping_rules
-from . import settings as plugin_settings
-from .group_sync import apply_authentik_groups
-from .linking import PROVIDER, link_key
-from .logsafe import safe
-from .models import AuthentikGroup
-from .scim_conflicts import username_conflict
-from .scim_protocol import GROUP_SCHEMA, USER_SCHEMA, ScimError, bad_value, resource_id
-from .sessions import end_authentik_sessions
+from .. import access
+from .. import settings as plugin_settings
+from ..groups import rules as mapping_rules
+from ..groups.sync import apply_authentik_groups
+from ..links.linking import PROVIDER, link_key
+from ..logsafe import safe
+from ..models import AuthentikGroup
+from ..sessions.registry import end_authentik_sessions
+from .conflicts import username_conflict
+from .protocol import GROUP_SCHEMA, USER_SCHEMA, ScimError, bad_value, resource_id
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.provisioning')  # the name admins configure (README: Logging)
 
 SCIM_MESSAGE = 'Groups and superuser status synced from Authentik by SCIM'
 # Filterable attributes: lower-case SCIM path -> (column, kind); see scim_filters.filter_q.

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from django.db import transaction
 from social_django.models import UserSocialAuth
 
-from . import mapping_rules
-from .group_sync import apply_authentik_groups
-from .linking import PROVIDER, synced_groups
+from ..links.linking import PROVIDER, synced_groups
+from . import rules as mapping_rules
+from .sync import apply_authentik_groups
 
 MESSAGE = 'Groups and superuser status re-applied from the effective rules (last-seen Authentik groups)'
 

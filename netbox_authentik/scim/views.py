@@ -19,13 +19,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from users.models import Token
 
-from . import provisioning, scim_activity
-from .logsafe import safe
-from .models import PROVISION_PERMISSION, holds_without_constraints
-from .scim_filters import filter_q
-from .scim_parsing import parse_group, parse_user
-from .scim_patch import apply_patch, patch_operations
-from .scim_protocol import (
+from ..logsafe import safe
+from ..models import PROVISION_PERMISSION, holds_without_constraints
+from . import activity as scim_activity
+from . import provisioning
+from .filters import filter_q
+from .parsing import parse_group, parse_user
+from .patch import apply_patch, patch_operations
+from .protocol import (
     CONTENT_TYPE,
     GROUP_NAMES,
     USER_NAMES,
@@ -39,7 +40,7 @@ from .scim_protocol import (
     service_provider_config,
 )
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger('netbox_authentik.scim')  # the name admins configure (README: Logging)
 # Methods of a single resource (/Users/{id}, /Groups/{id}); anything else there is a 405.
 RESOURCE_METHODS = ['get', 'put', 'patch', 'delete', 'head']
 
