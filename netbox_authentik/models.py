@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from netbox.models import NetBoxModel
 from utilities.querysets import RestrictedQuerySet
 
+from . import guide
 from .groups import glob_problem, is_glob
 
 __all__ = (
@@ -109,6 +110,12 @@ class GroupMapping(NetBoxModel):
 
     def get_absolute_url(self):
         return reverse('plugins:netbox_authentik:groupmapping', args=[self.pk])
+
+    @property
+    def docs_url(self):
+        # NetBox's Help button would open {STATIC_URL}docs/models/netbox_authentik/groupmapping/, which NetBox
+        # does not have: the plugin's guide explains rules instead.
+        return guide.GROUP_MAPPING_PAGE
 
     @property
     def is_glob(self):
