@@ -166,3 +166,34 @@ def test_netboxs_help_button_on_the_edit_pages_opens_the_guide(client, edit_page
     page = client.get(edit_page).content.decode()
     assert f'href="{url}"' in page
     assert '/static/docs/models/' not in page  # NetBox's own model documentation has no page for these
+
+
+def quick_start_configuration():
+    """The Python block of the README's quick start, step 2."""
+    step = (REPO / 'README.md').read_text().split('**2. Configure**', 1)[1]
+    return re.search(r'```python\n(.*?)```', step, re.S).group(1)
+
+
+def test_quick_start_replaces_lines_netboxs_example_configuration_has(tmp_path):
+    # `netbox setup` copies NetBox's example configuration verbatim: the file the quick start edits.
+    netbox_example = Path(importlib.util.find_spec('netbox').origin).parent / 'configuration_example.py'
+    lines = netbox_example.read_text().splitlines()
+    block = quick_start_configuration().splitlines()
+    readme = (REPO / 'README.md').read_text()
+    edited, replaced = [], []
+    for line in lines:
+        # The README names the lines to replace; each must be in NetBox's file exactly as written there.
+        if line in ('PLUGINS = []', "REMOTE_AUTH_BACKEND = 'netbox.authentication.RemoteUserBackend'"):
+            assert f'`{line}`' in readme
+            name = line.split(' = ')[0]
+            edited.append(next(new for new in block if new.startswith(f'{name} = ')))
+            replaced.append(name)
+        else:
+            edited.append(line)
+    assert replaced == ['PLUGINS', 'REMOTE_AUTH_BACKEND']  # both found in NetBox's file, each once
+    rest = [line for line in block if not line.startswith(('PLUGINS = ', 'REMOTE_AUTH_BACKEND = '))]
+    namespace = {}
+    exec(compile('\n'.join(edited + rest), 'configuration.py', 'exec'), namespace)  # noqa: S102 (NetBox's own file)
+    assert namespace['PLUGINS'] == ['netbox_authentik']
+    assert namespace['REMOTE_AUTH_BACKEND'] == 'netbox_authentik.backends.AuthentikOIDCAuth'
+    assert namespace['PLUGINS_CONFIG']['netbox_authentik']['superuser_groups'] == ['netbox-admins']
