@@ -39,7 +39,7 @@ def run_checks():
         return check_server(client)
 
 
-# Checks this service provider fails on purpose, each with its reason (README, "Provisioning with SCIM").
+# Checks this service provider fails on purpose, each with its reason (docs/scim.md, "Provisioning with SCIM").
 EXPECTED_FAILURES = {
     # A SCIM user is a NetBox user linked to an Authentik identity: externalId (Authentik's uid, the sub it
     # signs in with) is required and cannot be removed. scim2-tester creates users without one.
