@@ -2,12 +2,15 @@
 
 import copy
 
-from netbox.plugins import PluginConfig
-
 __version__ = '0.1.0'
 
+try:
+    from netbox.plugins import PluginConfig
+except ImportError:  # the console script (netbox_authentik.exchange.cli) on a machine without NetBox
+    PluginConfig = None
 
-class NetBoxAuthentikConfig(PluginConfig):
+
+class NetBoxAuthentikConfig(PluginConfig or object):
     """NetBox plugin: the Authentik sign-in backend, group mapping, checks and association pages."""
 
     name = 'netbox_authentik'
@@ -35,6 +38,7 @@ class NetBoxAuthentikConfig(PluginConfig):
         from . import login_button, mapping_rules, startup  # noqa: F401 (mapping_rules: its signal receivers)
 
         login_button.install()
+        startup.keep_links_out_of_view_exemption()
         # Not here and now: ready() runs before every management command, `netbox upgrade --help` included.
         startup.log_at_server_start()
 

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from social_core.exceptions import SocialAuthBaseException
 
 from .errors import BackendNotConfiguredError
+from .exchange.issue import delete_session_tokens
 from .logsafe import safe
 from .provider import authentik_backend
 from .sessions import end_authentik_sessions
@@ -58,9 +59,11 @@ class BackchannelLogoutView(View):
             return _error(503, 'temporarily_unavailable', 'Authentik metadata is unavailable')
         try:
             ended = end_authentik_sessions(sub=claims.get('sub'), sid=claims.get('sid'))
+            # API tokens exchanged under the ended Authentik session (netbox_authentik/exchange/) end with it.
+            tokens = delete_session_tokens(sub=claims.get('sub'), sid=claims.get('sid'))
         except DatabaseError:
             # NetBox's maintenance mode makes the database read-only.
             logger.exception('Back-channel logout could not delete NetBox sessions')
             return _error(503, 'temporarily_unavailable', 'NetBox could not end the sessions')
-        logger.info('Authentik back-channel logout ended %d NetBox session(s)', ended)
+        logger.info('Authentik back-channel logout ended %d NetBox session(s) and %d API token(s)', ended, tokens)
         return HttpResponse(status=200)

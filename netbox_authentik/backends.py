@@ -17,7 +17,7 @@ from . import guards, logsafe, nonces, startup
 from .claims import USED_CLAIMS, AuthentikClaimsMixin  # noqa: F401  (USED_CLAIMS: public name)
 from .errors import AuthentikError, describe
 from .metadata import CACHE_PREFIX  # noqa: F401  (public name, shared by the plugin's cache entries)
-from .pipeline import resolve_pipeline
+from .pipeline import refuse_unlink_without_permission, resolve_pipeline
 from .provider import WELL_KNOWN, AuthentikProviderMixin, normalize_endpoint  # noqa: F401  (public names)
 from .tokens import (  # noqa: F401  (public names)
     ASYMMETRIC_ALGORITHMS,
@@ -49,11 +49,20 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
         return self._guarded(super().auth_url)
 
     def auth_complete(self, *args, **kwargs):
-        return self._guarded(super().auth_complete, *args, **kwargs)
+        return self._guarded(self._complete, *args, **kwargs)
+
+    def _complete(self, *args, **kwargs):
+        if self.data.get('error') == 'access_denied':
+            # Authentik's answer when its policies (a binding on the application) refuse the person.
+            logger.info('Authentik refused the sign-in (access_denied): a policy on the application, or consent denied')
+            raise AuthentikError(self, guards.ACCESS_DENIED)
+        return super().auth_complete(*args, **kwargs)
 
     def _guarded(self, step, *args, **kwargs):
         """Run a sign-in step; anything unexpected is logged and shown as a short message, never a 500."""
         if refusal := guards.refusal_without_plugin(getattr(self.strategy, 'request', None)):
+            raise AuthentikError(self, refusal)
+        if refusal := startup.sign_in_refusal():
             raise AuthentikError(self, refusal)
         try:
             result = step(*args, **kwargs)
@@ -89,6 +98,15 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
             return old_id_key == '' and id_key == self.id_key() == 'sub' and not self.setting('ID_KEY')
         return chosen is True
 
+    def disconnect(self, *args, **kwargs):
+        """Unlink through social-auth's /oauth/disconnect/authentik/, only with the permission to delete the link.
+
+        Checked here, before whichever disconnect pipeline social-core runs (SOCIAL_AUTH_AUTHENTIK_DISCONNECT_PIPELINE,
+        then SOCIAL_AUTH_DISCONNECT_PIPELINE, then its default), so that no pipeline setting leaves it out.
+        """
+        refuse_unlink_without_permission(self, *args, **kwargs)
+        return super().disconnect(*args, **kwargs)
+
     def pipeline(self, pipeline, pipeline_index=0, *args, **kwargs):
         """Run the sign-in pipeline in one transaction, serialised per Authentik identity."""
         # Django's authenticate() runs this on a fresh instance; the verified id_token is on kwargs['backend'].
@@ -101,7 +119,10 @@ class AuthentikOIDCAuth(AuthentikProviderMixin, TokenVerificationMixin, Authenti
                 )
                 with connection.cursor() as cursor:
                     cursor.execute('SELECT pg_advisory_xact_lock(%s)', [lock_id])
-            return super().pipeline(resolve_pipeline(pipeline), pipeline_index, *args, **kwargs)
+            user = super().pipeline(resolve_pipeline(pipeline), pipeline_index, *args, **kwargs)
+            # Refused inside the transaction: a disabled account is not changed by a sign-in it cannot use.
+            guards.refuse_inactive(self, user)
+            return user
 
 
 # System checks do not see a backend configured without the plugin; say it when the backend loads.

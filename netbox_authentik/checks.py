@@ -1,14 +1,12 @@
 """System checks: configuration problems, each named with its fix, never a crash.
 
-Django runs them for `netbox check`, `migrate` and `runserver`; gunicorn does not, so
-startup.py also logs them, once per server process, at its first request.
-Every id is listed in the README. The one check that reads the database runs only when Django
-passes it the 'default' database: `netbox check --database default`, and `migrate`.
+Django runs them for `netbox check`, `migrate` and `runserver`; startup.py logs them once per server
+process (gunicorn runs no checks). Every id is listed in docs/operations.md. The one check that reads the
+database runs only when Django passes it 'default': `netbox check --database default`, and `migrate`.
 
-Every problem is a Warning, whatever its id: Django refuses `migrate`, `runserver` and every other
-command on an Error, and nothing about sign-in through Authentik may stop NetBox or its upgrade.
-The ids keep their meaning: an E id stops sign-in through Authentik (`netbox authentik_check`
-fails on it), a W id weakens it.
+Every problem is reported as a Warning: Django refuses `migrate`, `runserver` and every other command on
+an Error, and nothing here may stop NetBox or its upgrade. The ids carry the weight instead: while an E id
+stands, sign-in through Authentik is refused (startup.sign_in_refusal); a W id weakens it.
 """
 
 import functools
@@ -19,7 +17,7 @@ from django.conf import settings
 from django.core import checks
 from django.db import Error as DatabaseError
 
-from . import pipeline
+from . import access, pipeline
 from . import settings as plugin_settings
 from .endpoint import CONFIG, ENDPOINT, ISSUER_EXAMPLE, SHARED_ENDPOINTS, endpoint_problems, is_missing  # noqa: F401
 from .settings import backend_in_use, plugin_installed, remote_auth_backends
@@ -32,7 +30,7 @@ BACKEND = plugin_settings.BACKEND
 GENERIC_BACKEND = 'social_core.backends.open_id_connect.OpenIdConnectAuth'
 GENERIC_PREFIX = 'SOCIAL_AUTH_OIDC_'
 AUTHENTIK_PREFIX = 'SOCIAL_AUTH_AUTHENTIK_'
-POSITIVE_SETTINGS = ('http_timeout', 'metadata_cache_seconds')
+POSITIVE_SETTINGS = ('http_timeout', 'metadata_cache_seconds', 'api_token_lifetime')
 
 _CHECKS = []
 
@@ -203,7 +201,7 @@ def check_plugin_settings(**kwargs):
             found.append(
                 checks.Warning(
                     f'{CONFIG}: {problem}',
-                    hint='Rename or remove it; the README lists every setting.',
+                    hint='Rename or remove it; docs/configuration.md lists every setting.',
                     id='netbox_authentik.E009',
                 )
             )
@@ -246,21 +244,18 @@ def check_group_settings(**kwargs):
                         id='netbox_authentik.E012',
                     )
                 )
-    found += _list_of_strings_problem(
-        'superuser_groups', config.get('superuser_groups'), 'Authentik group names', 'netbox_authentik.E013'
-    )
-    found += _list_of_strings_problem(
-        'group_filter', config.get('group_filter'), 'group name patterns', 'netbox_authentik.E014'
-    )
-    found += _list_of_strings_problem(
-        'protected_groups', config.get('protected_groups'), 'NetBox group names', 'netbox_authentik.E015'
-    )
+    for name, what, check_id in (
+        ('superuser_groups', 'Authentik group names', 'netbox_authentik.E013'),
+        ('group_filter', 'group name patterns', 'netbox_authentik.E014'),
+        ('protected_groups', 'NetBox group names', 'netbox_authentik.E015'),
+    ):
+        found += _list_of_strings_problem(name, config.get(name), what, check_id)
     return found
 
 
 @_register()
 def check_durations(**kwargs):
-    """E016: http_timeout and metadata_cache_seconds must be more than 0 seconds."""
+    """E016: http_timeout, metadata_cache_seconds and api_token_lifetime must be more than 0 seconds."""
     config = plugin_settings.plugin_config()
     found = []
     for name in POSITIVE_SETTINGS:
@@ -370,6 +365,13 @@ def check_pipeline(**kwargs):
             )
         )
     return found
+
+
+@_register()
+def check_required_groups(**kwargs):
+    """E019, E020: required_groups' items, and a pipeline that enforces it before creating or linking users."""
+    value = plugin_settings.plugin_config().get('required_groups')
+    return access.required_groups_problems(value, pipeline.resolve_pipeline(configured_pipeline()[1]) if value else ())
 
 
 @_register(checks.Tags.database)

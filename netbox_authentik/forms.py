@@ -25,7 +25,7 @@ from utilities.forms.rendering import FieldSet
 from utilities.forms.widgets import BulkEditNullBooleanSelect, DateTimePicker
 
 from . import linking
-from .models import GroupMapping, rule_authority_problem
+from .models import RULE_GRANTS_NOTHING, GroupMapping, rule_authority_problem, rule_grants_nothing
 
 __all__ = (
     'AssociationFilterForm',
@@ -158,17 +158,27 @@ def _acting_user():
 
 
 class GroupMappingAuthorityMixin:
-    """Refuse, with a message, a rule the person submitting may not write (models.rule_authority_problem).
+    """Refuse, with a message, a rule that grants nothing or that the person submitting may not write.
 
-    The views enforce the same rule again through GroupMapping's queryset, whatever the form.
+    The views enforce both again through GroupMapping's queryset, whatever the form.
     """
 
-    def check_authority(self, superuser, netbox_groups):
+    def check_rule(self, superuser, netbox_groups):
+        if rule_grants_nothing(superuser, netbox_groups):
+            raise forms.ValidationError(RULE_GRANTS_NOTHING)
         actor = _acting_user()
         if actor is None:
             return  # no page request (a shell, a script): the views' queryset check still applies to pages
         if problem := rule_authority_problem(actor, superuser, netbox_groups):
             raise forms.ValidationError(problem)
+
+
+# The picker asks NetBox's REST API for groups, which lists only those the person may view.
+NETBOX_GROUPS_HELP = _(
+    'Members of the Authentik group are put in these NetBox groups. The list shows only the NetBox groups you may '
+    'view: it stays empty without the permission to view groups (Admin › Permissions: object type "Users | Group", '
+    'action View). Unless you are a superuser, a rule may only name groups you are a member of.'
+)
 
 
 class GroupMappingForm(GroupMappingAuthorityMixin, NetBoxModelForm):
@@ -178,7 +188,7 @@ class GroupMappingForm(GroupMappingAuthorityMixin, NetBoxModelForm):
         queryset=Group.objects.all(),
         required=False,
         label=_('NetBox groups'),
-        help_text=_('Members of the Authentik group are put in these NetBox groups.'),
+        help_text=NETBOX_GROUPS_HELP,
     )
 
     fieldsets = (
@@ -199,7 +209,7 @@ class GroupMappingForm(GroupMappingAuthorityMixin, NetBoxModelForm):
 
     def clean(self):
         super().clean()
-        self.check_authority(self.cleaned_data.get('superuser'), self.cleaned_data.get('netbox_groups') or ())
+        self.check_rule(self.cleaned_data.get('superuser'), self.cleaned_data.get('netbox_groups') or ())
         return self.cleaned_data
 
 
@@ -233,7 +243,7 @@ class GroupMappingImportForm(GroupMappingAuthorityMixin, NetBoxModelImportForm):
             netbox_groups = self.cleaned_data.get('netbox_groups') or ()
         else:
             netbox_groups = self.instance.netbox_groups.all() if self.instance.pk else ()
-        self.check_authority(superuser, netbox_groups)
+        self.check_rule(superuser, netbox_groups)
         return self.cleaned_data
 
 
@@ -242,7 +252,7 @@ class GroupMappingBulkEditForm(GroupMappingAuthorityMixin, NetBoxModelBulkEditFo
 
     model = GroupMapping
     netbox_groups = DynamicModelMultipleChoiceField(
-        queryset=Group.objects.all(), required=False, label=_('NetBox groups')
+        queryset=Group.objects.all(), required=False, label=_('NetBox groups'), help_text=NETBOX_GROUPS_HELP
     )
     superuser = forms.NullBooleanField(required=False, widget=BulkEditNullBooleanSelect(), label=_('Superuser'))
     enabled = forms.NullBooleanField(required=False, widget=BulkEditNullBooleanSelect(), label=_('Enabled'))
@@ -253,8 +263,28 @@ class GroupMappingBulkEditForm(GroupMappingAuthorityMixin, NetBoxModelBulkEditFo
 
     def clean(self):
         super().clean()
-        self.check_authority(self.cleaned_data.get('superuser'), self.cleaned_data.get('netbox_groups') or ())
+        superuser = self.cleaned_data.get('superuser')
+        netbox_groups = self.cleaned_data.get('netbox_groups') or ()
+        actor = _acting_user()
+        if actor is not None and (problem := rule_authority_problem(actor, superuser, netbox_groups)):
+            raise forms.ValidationError(problem)
+        emptied = [
+            str(rule) for rule in self.cleaned_data.get('pk') or () if self._grants_nothing_after(rule, superuser)
+        ]
+        if emptied:
+            names = ', '.join(f"'{name}'" for name in emptied)
+            raise forms.ValidationError(
+                _('{reason} It would not for {names}.').format(reason=RULE_GRANTS_NOTHING, names=names)
+            )
         return self.cleaned_data
+
+    def _grants_nothing_after(self, rule, superuser):
+        # NetBox's bulk edit leaves a field as it is unless given a value or ticked "set null".
+        if self.cleaned_data.get('netbox_groups'):
+            return False
+        cleared = 'netbox_groups' in self.data.getlist('_nullify') if hasattr(self.data, 'getlist') else False
+        groups = () if cleared else rule.netbox_groups.all()
+        return rule_grants_nothing(rule.superuser if superuser is None else superuser, groups)
 
 
 class GroupMappingFilterForm(NetBoxModelFilterSetForm):

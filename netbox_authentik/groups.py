@@ -192,11 +192,15 @@ def plan_groups(authentik_groups, current_groups, config, default_groups=(), max
 
     desired, create = set(), set()
     for name in authentik_groups:
-        # superuser_groups only grant status; any other rule matching a group stops its auto-creation.
+        # superuser_groups only grant status; the other rules add their NetBox groups.
         mapping = [rule for rule in matched[name] if rule.source != SUPERUSER_GROUPS]
-        if mapping:
-            desired.update(target for rule in mapping for target in rule.netbox_groups)
-        elif config['auto_create_groups'] and matches_filter(name, config['group_filter']):
+        desired.update(target for rule in mapping for target in rule.netbox_groups)
+        # Only group_map (configuration.py, written by the server's admin) stops a group's auto-creation. A rule
+        # kept in NetBox never does: its writer could otherwise take every auto-created group away from
+        # everyone (a '*' rule under mirror), which the "grant only what you hold" rule cannot see.
+        if any(rule.source == GROUP_MAP for rule in mapping):
+            continue
+        if config['auto_create_groups'] and matches_filter(name, config['group_filter']):
             desired.add(name)
             create.add(name)
 

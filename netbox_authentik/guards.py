@@ -1,10 +1,14 @@
-"""Checks made at sign-in, where system checks cannot see: the plugin missing, a reusable subject mode."""
+"""Checks made at sign-in, where system checks cannot see: the plugin missing, a reusable subject mode,
+a disabled NetBox account, Authentik's own refusal."""
 
 import logging
 
 from django.contrib import messages
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from .errors import AuthentikError
+from .logsafe import safe
 from .settings import PLUGIN_NAME, plugin_installed
 
 logger = logging.getLogger(__name__)
@@ -12,6 +16,10 @@ logger = logging.getLogger(__name__)
 # Subject modes whose `sub` is the username, email or UPN: another person can get it after a rename or deletion.
 REUSABLE_SUBJECT_CLAIMS = ('preferred_username', 'nickname', 'email', 'upn')
 _reusable_subject_logged = False
+ACCESS_DENIED = gettext_lazy(
+    'Authentik did not let you sign in to NetBox: your account is not allowed to use it, or the sign-in was '
+    'cancelled. Ask your administrator if this is unexpected.'
+)
 
 
 def refusal_without_plugin(request):
@@ -69,3 +77,15 @@ def warn_reusable_subject(claims):
         'ID or UUID; every sub changes then: see "Subject mode and existing links" in docs/links.md.',
         claim,
     )
+
+
+def refuse_inactive(backend, user):
+    """Refuse a sign-in that ends in an inactive NetBox user, with a message (social-core would bounce it silently).
+
+    SCIM's `active: false` and an administrator's untick both make inactive users; social-core's own
+    ALLOW_INACTIVE_USERS_LOGIN still lets them in where an admin sets it.
+    """
+    if getattr(user, 'is_active', True) or backend.setting('ALLOW_INACTIVE_USERS_LOGIN', False):
+        return
+    logger.info("Sign-in through Authentik refused: NetBox user '%s' is inactive.", safe(user))
+    raise AuthentikError(backend, _('Your NetBox account is disabled.'))

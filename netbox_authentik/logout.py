@@ -7,6 +7,7 @@ browser goes next.
 
 import logging
 import secrets
+import time
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
@@ -181,17 +182,24 @@ def wants_authentik_sign_in(request):
 
 # login_redirect asks Authentik first: a redirect into a dead host traps people on the browser's error page.
 PROBE_TIMEOUT = 2
-PROBE_REMEMBER_REACHABLE = 60
+# "Reachable" is believed for a few seconds only: the browser is about to call Authentik anyway, and a longer
+# memory would keep sending people into a host that has just gone down. "Unreachable" is kept a little longer,
+# so that a dead Authentik costs one PROBE_TIMEOUT per ten seconds, not one per visit.
+PROBE_REMEMBER_REACHABLE = 3
 PROBE_REMEMBER_UNREACHABLE = 10
 
 
 def authentik_reachable(backend):
-    """True when Authentik answers its discovery URL within PROBE_TIMEOUT; remembered in Django's cache."""
+    """True when Authentik answers its discovery URL within PROBE_TIMEOUT; remembered briefly in Django's cache."""
     url = backend.discovery_url()
     key = cache_key('reachable', url)
+    now = time.time()
     remembered = cache.get(key)
-    if remembered is not None:
-        return remembered
+    # The time of the probe travels with its result: every worker judges the age by the same clock.
+    if isinstance(remembered, tuple) and len(remembered) == 2:
+        reachable, probed_at = remembered
+        if 0 <= now - probed_at < (PROBE_REMEMBER_REACHABLE if reachable else PROBE_REMEMBER_UNREACHABLE):
+            return reachable
     try:
         # Any answer but a 5xx: the browser would get Authentik's page. A 5xx is a broken or absent Authentik.
         reachable = requests.get(url, timeout=PROBE_TIMEOUT, headers={'Accept': 'application/json'}).status_code < 500
@@ -205,7 +213,7 @@ def authentik_reachable(backend):
             cause,
             PROBE_REMEMBER_UNREACHABLE,
         )
-    cache.set(key, reachable, PROBE_REMEMBER_REACHABLE if reachable else PROBE_REMEMBER_UNREACHABLE)
+    cache.set(key, (reachable, now), PROBE_REMEMBER_UNREACHABLE)
     return reachable
 
 

@@ -252,6 +252,7 @@ def _rule_findings():
         return [RuleFinding(CHECK, 'ok', f'No group mapping rules (configuration or NetBox).{sync_note}')]
     findings = [RuleFinding(CHECK, 'ok', f'{len(rules)} effective rule(s).{sync_note}')]
     findings += [RuleFinding(CHECK, 'ok', describe(rule)) for rule in rules]
+    findings += _lapsed_writer_findings(rules)
     for rule in rules:
         if rule.source == DATABASE and not rule.netbox_groups and not rule.superuser:
             findings.append(
@@ -260,8 +261,8 @@ def _rule_findings():
                     'warning',
                     f"Database rule #{rule.rule_id} ('{rule.authentik_group}') maps onto no NetBox "
                     'group and grants no superuser status: it does nothing.',
-                    'Its NetBox groups were probably deleted. Edit the rule at /plugins/authentik/group-mappings/ '
-                    'or delete it.',
+                    'Its NetBox groups were probably deleted. Such a rule can no longer be edited: delete it at '
+                    '/plugins/authentik/group-mappings/ and write a new one if needed.',
                 )
             )
         missing = sorted(set(rule.netbox_groups) - existing)
@@ -280,6 +281,25 @@ def _rule_findings():
                 RuleFinding(CHECK, 'warning', f'{describe(rule)}: not a valid glob: {problem}.', 'Correct the rule.')
             )
     return findings
+
+
+def _lapsed_writer_findings(rules):
+    """A warning for each database rule whose writer could no longer write it (models.writers_who_lost_authority)."""
+    from .models import GroupMapping, writers_who_lost_authority
+
+    by_id = {rule.rule_id: rule for rule in rules if rule.source == DATABASE}
+    mappings = GroupMapping.objects.filter(pk__in=by_id).select_related('written_by').prefetch_related('netbox_groups')
+    return [
+        RuleFinding(
+            CHECK,
+            'warning',
+            f'{describe(by_id[rule_id])}: {reason}, yet the rule still grants it.',
+            'A rule keeps granting after its writer lost the right to write it. Review the rule at '
+            f'/plugins/authentik/group-mappings/{rule_id}/: delete it, or have someone who holds what it grants '
+            'save it again.',
+        )
+        for rule_id, reason in sorted(writers_who_lost_authority(mappings).items())
+    ]
 
 
 # -- signals: every change that alters the rules replaces the version token -------------------------------

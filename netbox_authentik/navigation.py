@@ -36,4 +36,5 @@ menu_items = (
             ),
         ),
     ),
+    PluginMenuItem(link='plugins:netbox_authentik:authentik_setup', link_text=_('Authentik set-up'), staff_only=True),
 )

@@ -7,12 +7,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from social_core.utils import module_member, slugify
 
+from . import access, user_changes
 from . import settings as plugin_settings
-from . import user_changes
 from .errors import AuthentikError
 from .group_sync import apply_authentik_groups
 from .groups import clean_groups_claim
-from .logsafe import safe
+from .logsafe import safe, safe_names
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +39,8 @@ NETBOX_DEFAULT_PIPELINE = (
 AUTHENTIK_PIPELINE = (
     'social_core.pipeline.social_auth.social_details',
     'social_core.pipeline.social_auth.social_uid',
+    # required_groups: before anything finds, creates, links or changes a NetBox user.
+    access.REQUIRE_GROUPS,
     'social_core.pipeline.social_auth.social_user',
     # Opt-in (associate_existing_users): a first sign-in may join an existing NetBox user.
     'netbox_authentik.linking.associate_existing_user',
@@ -59,7 +61,7 @@ AUTHENTIK_PIPELINE = (
 # The steps an admin-supplied pipeline needs: step -> (what goes wrong without it, where it belongs).
 REQUIRED_STEPS = {
     REFUSE_SECOND_IDENTITY: (
-        'whoever is signed in to NetBox can attach another Authentik identity to their account',
+        'whoever is signed in to NetBox links any Authentik identity signed in from their browser to their account',
         f"before '{GET_USERNAME}'",
     ),
     REFUSE_USERNAME_COLLISION: (
@@ -78,21 +80,60 @@ def resolve_pipeline(pipeline):
     return pipeline
 
 
-def refuse_second_identity(backend, user=None, social=None, *args, **kwargs):
-    """Refuse to attach a new Authentik identity to a signed-in NetBox user who already has one.
-
-    With someone signed in to NetBox, social-core links a not yet known identity to that account:
-    a second person signing in at the same browser would gain a way in as that user for good.
-    """
-    if user is None or social is not None:
+def require_groups(backend, response=None, *args, **kwargs):
+    """Refuse a person in none of required_groups, before any NetBox user is created, linked or changed."""
+    if backend.name != 'authentik':
         return
+    claim = clean_groups_claim(backend.authentik_groups(response or {}))
+    if access.allows(claim.names):
+        return
+    required = access.required_groups()
+    logger.warning(
+        'Refused the sign-in of Authentik identity %s: required_groups lets in members of %s; its groups: %s.',
+        safe(kwargs.get('uid') or ''),
+        'nobody (the setting is malformed, see `netbox check`)' if required is None else safe_names(required),
+        'unknown (no groups claim)' if claim.names is None else safe_names(claim.names),
+    )
+    raise AuthentikError(backend, str(access.REFUSAL))
+
+
+def refuse_second_identity(backend, user=None, social=None, *args, **kwargs):
+    """Refuse to attach an Authentik identity that no link holds to the NetBox user who is signed in.
+
+    With someone signed in to NetBox, social-core's social_user and associate_user link a not yet known
+    identity to that account: whoever signs in at Authentik from that browser would gain a way in as that
+    user for good (a break-glass superuser included), past every rule about who may link. An identity
+    already linked to the same user signs in as before (social_user passes its link on as `social`).
+    """
+    if social is not None:
+        return
+    signed_in = _signed_in_user(backend)
+    if signed_in is not None:
+        logger.warning(
+            "Refused to link Authentik identity %s to '%s', who is signed in to NetBox: a sign-in through "
+            'Authentik never links a new identity to the signed-in user. To link it, a superuser uses the '
+            'identity links page or `netbox authentik_link --user %s --uid %s`.',
+            safe(kwargs.get('uid')),
+            safe(signed_in.get_username()),
+            safe(signed_in.get_username()),
+            safe(kwargs.get('uid')),
+        )
+        raise AuthentikError(
+            backend,
+            _('You are signed in to NetBox as {username}. Sign out first, then sign in with Authentik.').format(
+                username=signed_in.get_username()
+            ),
+        )
+    if user is None:
+        return
+    # A user an earlier step found for this identity (associate_existing_user, or the admin's own step).
     from .linking import other_identity
 
     other = other_identity(user, backend.name)
     if other is None:
         return
     logger.warning(
-        "Refused to link Authentik identity %s to the signed-in NetBox user '%s', already linked to "
+        "Refused to link Authentik identity %s to NetBox user '%s', already linked to "
         '%s identity %s. Link it by hand if both belong to this user: `netbox authentik_link --user %s '
         '--uid %s --allow-second-identity`.',
         kwargs.get('uid'),
@@ -105,10 +146,52 @@ def refuse_second_identity(backend, user=None, social=None, *args, **kwargs):
     raise AuthentikError(
         backend,
         _(
-            'Your NetBox account is already linked to another Authentik account. '
-            'Sign out of NetBox first, then sign in again.'
+            'This NetBox account is already linked to another Authentik account. '
+            'Ask your NetBox administrator to link it to yours.'
         ),
     )
+
+
+UNLINK_PERMISSION = 'social_django.delete_usersocialauth'
+
+
+def refuse_unlink_without_permission(backend, user=None, association_id=None, *args, **kwargs):
+    """Refuse social-auth's /oauth/disconnect/ unless the user may delete each link it would remove.
+
+    NetBox mounts social-auth's disconnect view: without this, anyone with a usable password could delete
+    their own link without the delete permission the link pages ask for. Superusers may; anyone else needs
+    the delete permission on "social_django | user social auth", its constraints included.
+    """
+    if user is None or not user.is_authenticated:
+        return
+    links = backend.strategy.storage.user.get_social_auth_for_user(user, backend.name, association_id)
+    refused = [link for link in links if not user.has_perm(UNLINK_PERMISSION, link)]
+    if not refused:
+        return
+    logger.warning(
+        "Refused to unlink %s identity %s from '%s' through /oauth/disconnect/: they are not a superuser and "
+        'do not hold the %s permission for it.',
+        backend.name,
+        safe(refused[0].uid),
+        safe(user.get_username()),
+        UNLINK_PERMISSION,
+    )
+    raise AuthentikError(
+        backend,
+        _('Only a superuser, or someone allowed to delete Authentik identity links, can unlink an Authentik identity.'),
+    )
+
+
+def _signed_in_user(backend):
+    """The user signed in to NetBox in the request running the pipeline, or None.
+
+    social-core hands the session's user to the pipeline as `user`, and social_user keeps it when the identity
+    has no link; by `user` alone that cannot be told from a user a previous step found (associate_existing_user).
+    """
+    request_user = getattr(getattr(backend.strategy, 'request', None), 'user', None)
+    if request_user is None or not request_user.is_authenticated:
+        return None
+    return request_user
 
 
 def refuse_username_collision(strategy, backend, details, user=None, *args, **kwargs):

@@ -174,6 +174,7 @@ class AuthentikProviderMixin:
             ('userinfo', 'userinfo_endpoint'),
             ('JWKS', 'jwks_uri'),
             ('end-session', 'end_session_endpoint'),
+            ('introspection', 'introspection_endpoint'),
         ):
             if config.get(field) == url:
                 return name

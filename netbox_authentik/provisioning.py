@@ -16,13 +16,14 @@ from django.db.models import Exists, OuterRef, Prefetch, Subquery
 from django.utils import timezone
 from social_django.models import UserSocialAuth
 
-from . import mapping_rules
+from . import access, mapping_rules
 from . import settings as plugin_settings
 from .group_sync import apply_authentik_groups
 from .linking import PROVIDER, link_key
 from .logsafe import safe
 from .models import AuthentikGroup
-from .scim_protocol import GROUP_SCHEMA, USER_SCHEMA, ScimError, bad_value
+from .scim_conflicts import username_conflict
+from .scim_protocol import GROUP_SCHEMA, USER_SCHEMA, ScimError, bad_value, resource_id
 from .sessions import end_authentik_sessions
 
 logger = logging.getLogger(__name__)
@@ -71,20 +72,19 @@ def scim_groups():
     return AuthentikGroup.objects.prefetch_related(Prefetch('members', members)).order_by('pk')
 
 
-def get_or_404(queryset, resource_id, kind):
-    if not str(resource_id).isdigit():
-        raise ScimError(404, f'{kind} {resource_id} not found')
-    found = queryset.filter(pk=int(resource_id)).first()
+def get_or_404(queryset, scim_id, kind):
+    pk = resource_id(scim_id)
+    found = queryset.filter(pk=pk).first() if pk is not None else None
     if found is None:
-        raise ScimError(404, f'{kind} {resource_id} not found')
+        raise ScimError(404, f'{kind} {str(scim_id)[:40]} not found')
     return found
 
 
 # -- rendering -------------------------------------------------------------------------------------------
 
 
-def user_resource(user, base_url, link=None):
-    """A NetBox user as a SCIM User."""
+def user_resource(user, base_url, link=None, groups=None):
+    """A NetBox user as a SCIM User; `groups`: its Authentik groups when known (else read from the user)."""
     extra = (link.extra_data if link is not None else None) or {}
     formatted = f'{user.first_name} {user.last_name}'.strip()
     name = {
@@ -99,7 +99,10 @@ def user_resource(user, base_url, link=None):
         'displayName': formatted or user.username,
         'active': user.is_active,
         'emails': [{'value': user.email, 'type': 'other', 'primary': True}] if user.email else [],
-        'groups': [{'value': str(group.pk), 'display': group.display_name} for group in user.authentik_groups.all()],
+        'groups': [
+            {'value': str(group.pk), 'display': group.display_name}
+            for group in (user.authentik_groups.all() if groups is None else groups)
+        ],
         'meta': {
             'resourceType': 'User',
             'created': user.date_joined.isoformat(),
@@ -137,26 +140,7 @@ def group_resource(group, base_url):
     return resource
 
 
-# -- parsing ---------------------------------------------------------------------------------------------
-
-
 # -- users -----------------------------------------------------------------------------------------------
-
-
-def _username_conflict(username, exclude_pk=None):
-    """Return a 409 ScimError when another NetBox user has this username, or has it but for case."""
-    users = get_user_model().objects.exclude(pk=exclude_pk)
-    existing = users.filter(username__iexact=username).values_list('username', flat=True).first()
-    if existing is None:
-        return None
-    if existing == username:
-        detail = (
-            f"NetBox user '{existing}' already exists and is not linked to this Authentik identity. If it "
-            'is the same person, link the two in NetBox (Authentik identity links), then sync again.'
-        )
-    else:
-        detail = f"NetBox user '{existing}' differs from '{username}' in case only"
-    return ScimError(409, detail, 'uniqueness')
 
 
 def create_user(fields, actor):
@@ -167,9 +151,9 @@ def create_user(fields, actor):
     link = _links().select_related('user').filter(uid=fields.external_id).first()
     if link is not None:
         # Signed in before the first push: the same person, matched through the link, not a copy.
-        user = replace_user(link.user, fields, actor)
-        return user, user_link(user), False
-    if conflict := _username_conflict(fields.username):
+        user, link = replace_user(link.user, fields, actor)
+        return user, link, False
+    if conflict := username_conflict(fields.username, fields.external_id):
         raise conflict
     user = get_user_model()(
         username=fields.username,
@@ -182,9 +166,11 @@ def create_user(fields, actor):
     user.save()
     _add_default_groups(user)
     link = UserSocialAuth.objects.create(
-        user=user, provider=PROVIDER, uid=fields.external_id, extra_data={}, **link_key(PROVIDER)
+        user=user, provider=PROVIDER, uid=fields.external_id, extra_data=_provisioned({}), **link_key(PROVIDER)
     )
-    _mark_provisioned(link)
+    if (held := access.hold_outside_required_groups(link, link.extra_data)) != link.extra_data:
+        link.extra_data = held
+        UserSocialAuth.objects.filter(pk=link.pk).update(extra_data=held)
     logger.info('SCIM created NetBox user %s', safe(user))
     return user, link, True
 
@@ -209,24 +195,40 @@ def user_link(user):
 
 
 def replace_user(user, fields, actor):
-    """PUT /Users/{id}: make the NetBox user what the SCIM User says (name, email, active)."""
+    """PUT /Users/{id}: make the NetBox user what the SCIM User says (name, email, active); return (user, link).
+
+    A push that changes nothing writes nothing (Authentik's full sync may send every user again).
+    """
     link = user_link(user)
     if link is not None and link.uid != fields.external_id:
         raise ScimError(
             400, f"externalId cannot change: this user is linked to Authentik identity '{link.uid}'", 'mutability'
         )
-    if fields.username != user.username and (conflict := _username_conflict(fields.username, exclude_pk=user.pk)):
+    if fields.username != user.username and (
+        conflict := username_conflict(fields.username, fields.external_id, exclude_pk=user.pk)
+    ):
         raise conflict
     was_active = user.is_active
-    user.username, user.first_name, user.last_name = fields.username, fields.first_name, fields.last_name
-    user.email, user.is_active = fields.email, fields.active
-    user.save(update_fields=['username', 'first_name', 'last_name', 'email', 'is_active'])
+    wanted = {
+        'username': fields.username,
+        'first_name': fields.first_name,
+        'last_name': fields.last_name,
+        'email': fields.email,
+        'is_active': fields.active,
+    }
+    changed = [name for name, value in wanted.items() if getattr(user, name) != value]
+    if not changed and link is not None and (link.extra_data or {}).get('scim_provisioned'):
+        return user, link
+    for name in changed:
+        setattr(user, name, wanted[name])
+    if changed:
+        user.save(update_fields=changed)
     if was_active and not user.is_active:
         _deactivated(user, link)
     elif not was_active and user.is_active:
         logger.info('SCIM reactivated NetBox user %s', safe(user))
     _mark_provisioned(link)
-    return user
+    return user, link
 
 
 def deactivate_or_delete_user(user, actor):
@@ -243,7 +245,7 @@ def deactivate_or_delete_user(user, actor):
         user.is_active = False
         user.save(update_fields=['is_active'])
         _deactivated(user, link)
-    _mark_provisioned(link)
+    _mark_provisioned(link, deleted=True)
 
 
 def _deactivated(user, link):
@@ -254,16 +256,29 @@ def _deactivated(user, link):
         transaction.on_commit(lambda: end_authentik_sessions(sub=uid))
 
 
-def _mark_provisioned(link, groups=None):
-    """Record on the link that SCIM provisioned this user, when, and (for group changes) the groups it saw."""
+def _mark_provisioned(link, groups=None, deleted=False):
+    """Record on the link that SCIM provisioned this user, when, and (for group changes) the groups it saw.
+
+    `deleted`: Authentik deleted the person (SCIM DELETE), recorded as scim_deleted_at until it is pushed again.
+    """
     if link is None:
         return
+    link.extra_data = access.hold_outside_required_groups(link, _provisioned(link.extra_data, groups, deleted), groups)
+    # An UPDATE without model signals: NetBox's handlers would look up the link's object type each time.
+    UserSocialAuth.objects.filter(pk=link.pk).update(extra_data=link.extra_data)
+
+
+def _provisioned(extra_data, groups=None, deleted=False):
+    """A link's extra_data with the SCIM marks of a change made now."""
     now = timezone.now().isoformat(timespec='seconds')
-    extra = {**(link.extra_data or {}), 'scim_provisioned': True, 'scim_updated_at': now}
+    extra = {**(extra_data or {}), 'scim_provisioned': True, 'scim_updated_at': now}
+    if deleted:
+        extra['scim_deleted_at'] = now
+    elif groups is None:
+        extra.pop('scim_deleted_at', None)
     if groups is not None:
         extra.update(groups=list(groups), groups_synced_at=now)
-    link.extra_data = extra
-    link.save(update_fields=['extra_data'])
+    return extra
 
 
 # -- groups ----------------------------------------------------------------------------------------------
@@ -271,11 +286,14 @@ def _mark_provisioned(link, groups=None):
 
 def _members(member_ids):
     """The SCIM users with these ids; a 400 when one is not a SCIM user."""
-    ids = {int(value) for value in member_ids if str(value).isdigit()}
+    ids = {pk for pk in map(resource_id, member_ids) if pk is not None}
     found = set(scim_users().filter(pk__in=ids).values_list('pk', flat=True)) if ids else set()
     unknown = sorted({str(value) for value in member_ids} - {str(pk) for pk in found})
     if unknown:
-        raise bad_value(f'No SCIM user with id(s) {", ".join(unknown)}')
+        shown = ', '.join(value[:40] for value in unknown[:10]) + (
+            f' and {len(unknown) - 10} more' if len(unknown) > 10 else ''
+        )
+        raise bad_value(f'No SCIM user with id(s) {shown}')
     return found
 
 
@@ -336,7 +354,14 @@ def resync_users(user_ids, actor):
         .objects.filter(pk__in=user_ids)
         .prefetch_related(Prefetch('authentik_groups', AuthentikGroup.objects.only('pk', 'display_name')))
     )
+    marked = []
     for user in users:
         names = sorted({group.display_name for group in user.authentik_groups.all()})
         apply_authentik_groups(user, names, message=SCIM_MESSAGE, config=config, actor=actor)
-        _mark_provisioned(links.get(user.pk), groups=names)
+        if (link := links.get(user.pk)) is not None:
+            link.user = user
+            link.extra_data = access.hold_outside_required_groups(
+                link, _provisioned(link.extra_data, groups=names), names
+            )
+            marked.append(link)
+    UserSocialAuth.objects.bulk_update(marked, ['extra_data'], batch_size=500)

@@ -9,6 +9,7 @@ transaction: a request that fails changes nothing.
 import logging
 
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.utils.decorators import method_decorator
 from netbox.api.authentication import TokenAuthentication
@@ -18,8 +19,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from users.models import Token
 
-from . import provisioning
-from .models import PROVISION_PERMISSION
+from . import provisioning, scim_activity
+from .logsafe import safe
+from .models import PROVISION_PERMISSION, holds_without_constraints
 from .scim_filters import filter_q
 from .scim_parsing import parse_group, parse_user
 from .scim_patch import apply_patch, patch_operations
@@ -30,6 +32,7 @@ from .scim_protocol import (
     ScimError,
     list_response,
     page_bounds,
+    refuse_unstorable_text,
     resource_type_documents,
     schema_documents,
     select_attributes,
@@ -37,9 +40,21 @@ from .scim_protocol import (
 )
 
 logger = logging.getLogger(__name__)
+# Methods of a single resource (/Users/{id}, /Groups/{id}); anything else there is a 405.
+RESOURCE_METHODS = ['get', 'put', 'patch', 'delete', 'head']
 
 
-class ScimJSONParser(parsers.JSONParser):
+class BoundedJSONParser(parsers.JSONParser):
+    """DRF's JSON parser; JSON nested deeper than Python's recursion limit is a parse error, not a crash."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise exceptions.ParseError('JSON nested too deeply') from None
+
+
+class ScimJSONParser(BoundedJSONParser):
     media_type = CONTENT_TYPE
 
 
@@ -53,6 +68,12 @@ class ScimTokenAuthentication(TokenAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="NetBox SCIM"'
+
+
+CONSTRAINED_PROVISION = (
+    f'The permission that lets this token provision ({PROVISION_PERMISSION}) has constraints, which SCIM cannot '
+    'apply: provisioning may change any user and group. Grant the provision action without constraints.'
+)
 
 
 class MayProvision(BasePermission):
@@ -69,11 +90,34 @@ class MayProvision(BasePermission):
         if request.method not in SAFE_METHODS and not request.auth.write_enabled:
             return False
         user = request.user
-        return bool(user.is_active and (user.is_superuser or user.has_perm(PROVISION_PERMISSION)))
+        if not (user.is_active and (user.is_superuser or user.has_perm(PROVISION_PERMISSION))):
+            return False
+        # Provisioning acts on any user and group Authentik pushes: a constraint could not be honoured, so a
+        # permission limited by one is refused rather than silently read as unlimited.
+        if not holds_without_constraints(user, PROVISION_PERMISSION):
+            raise exceptions.PermissionDenied(CONSTRAINED_PROVISION)
+        return True
 
 
 def scim_response(body, status=200):
     return Response(body, status=status, content_type=CONTENT_TYPE)
+
+
+def scim_error(exc):
+    """The SCIM error an exception stands for, or None for an unexpected failure."""
+    if isinstance(exc, ScimError):
+        return exc
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        return ScimError(401, str(exc.detail))
+    if isinstance(exc, exceptions.PermissionDenied):
+        return ScimError(403, str(exc.detail))
+    if isinstance(exc, exceptions.ParseError):
+        return ScimError(400, f'Not valid JSON: {exc.detail}', 'invalidSyntax')
+    if isinstance(exc, RequestDataTooBig):
+        return ScimError(413, 'The body is larger than NetBox accepts (DATA_UPLOAD_MAX_MEMORY_SIZE)')
+    if isinstance(exc, exceptions.APIException):
+        return ScimError(exc.status_code, str(exc.detail))
+    return None
 
 
 @method_decorator(login_not_required, name='dispatch')
@@ -82,7 +126,7 @@ class ScimView(APIView):
 
     authentication_classes = [ScimTokenAuthentication]
     permission_classes = [MayProvision]
-    parser_classes = [ScimJSONParser, parsers.JSONParser]
+    parser_classes = [ScimJSONParser, BoundedJSONParser]
     renderer_classes = [ScimJSONRenderer, renderers.JSONRenderer]
     # Not part of NetBox's REST API: kept out of its OpenAPI schema (RFC 7643 describes it).
     schema = None
@@ -95,25 +139,37 @@ class ScimView(APIView):
         # Authentik sends Accept: application/scim+json; anything else still gets SCIM JSON.
         return super().perform_content_negotiation(request, force=True)
 
+    def check_permissions(self, request):
+        # Any request with a valid token counts as Authentik reaching NetBox, even one refused 403 next.
+        if isinstance(request.auth, Token):
+            scim_activity.record_request(request.auth.pk, request.user.pk)
+        super().check_permissions(request)
+
     def handle_exception(self, exc):
         transaction.set_rollback(True)
-        if isinstance(exc, ScimError):
-            return scim_response(exc.body(), status=exc.status)
-        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-            response = scim_response(ScimError(401, str(exc.detail)).body(), status=401)
+        error = scim_error(exc)
+        if error is None:
+            # Authentik retries anything but 404 and 409: a SCIM error body at least says what happened.
+            logger.exception('SCIM request %s %s failed', self.request.method, safe(self.request.path))
+            error = ScimError(500, f'NetBox could not carry out the request: {type(exc).__name__}')
+        else:
+            self.log_refusal(error)
+        response = scim_response(error.body(), status=error.status)
+        if error.status == 401:
             response['WWW-Authenticate'] = ScimTokenAuthentication().authenticate_header(self.request)
-            return response
-        if isinstance(exc, exceptions.PermissionDenied):
-            return scim_response(ScimError(403, str(exc.detail)).body(), status=403)
-        if isinstance(exc, exceptions.ParseError):
-            return scim_response(ScimError(400, f'Not valid JSON: {exc.detail}', 'invalidSyntax').body(), 400)
-        if isinstance(exc, exceptions.APIException):
-            return scim_response(ScimError(exc.status_code, str(exc.detail)).body(), status=exc.status_code)
-        # Authentik retries anything but 404 and 409: a SCIM error body at least says what happened.
-        logger.exception('SCIM request %s %s failed', self.request.method, self.request.path)
-        return scim_response(
-            ScimError(500, f'NetBox could not carry out the request: {type(exc).__name__}').body(), status=500
-        )
+        if error.status == 405:
+            response['Allow'] = ', '.join(self.allowed_methods)
+        return response
+
+    def log_refusal(self, error):
+        """Say in NetBox's log what Authentik's UI never shows: which request was refused and why."""
+        method, path = self.request.method, self.request.path
+        if error.status == 404:
+            # Part of the protocol: Authentik re-creates what NetBox no longer has.
+            logger.info('SCIM %s %s: 404 %s', method, safe(path), safe(error.detail))
+            return
+        logger.warning('SCIM refused %s %s: %s %s', method, safe(path), error.status, safe(error.detail))
+        scim_activity.record_refusal(method, path, error.status, error.detail)
 
     def base_url(self):
         return self.request.build_absolute_uri(self.request.path.split('/scim/v2/')[0] + '/scim/v2/')
@@ -122,6 +178,7 @@ class ScimView(APIView):
         data = self.request.data
         if not isinstance(data, dict):
             raise ScimError(400, 'The body must be a JSON object', 'invalidSyntax')
+        refuse_unstorable_text(data)
         return data
 
     def page(self, queryset, columns, render):
@@ -130,7 +187,7 @@ class ScimView(APIView):
             queryset = queryset.filter(filter_q(query['filter'], columns)).distinct()
         start, count = page_bounds(query)
         total = queryset.count()
-        items = list(queryset[start - 1 : start - 1 + count]) if count else []
+        items = list(queryset[start - 1 : start - 1 + count]) if count and start <= total else []
         resources = [select_attributes(render(item), query) for item in items]
         return scim_response(list_response(resources, total, start))
 
@@ -174,15 +231,22 @@ class UsersView(ScimView):
     def post(self, request):
         fields = parse_user(self.body())
         user, link, created = provisioning.create_user(fields, request.user)
+        if created:  # a new user is in no Authentik group yet
+            return self.render(user, status=201, link=link, groups=[])
         return self.render(user, status=201)
 
-    def render(self, user, status=200):
-        user = provisioning.scim_users().get(pk=user.pk)
-        resource = provisioning.user_resource(user, self.base_url(), provisioning.user_link(user))
+    def render(self, user, status=200, link=None, groups=None):
+        """The user as a SCIM User; without its link, as read back from the database."""
+        if link is None:
+            user = provisioning.scim_users().get(pk=user.pk)
+            link = provisioning.user_link(user)
+        resource = provisioning.user_resource(user, self.base_url(), link, groups)
         return scim_response(select_attributes(resource, self.request.query_params), status)
 
 
 class UserView(UsersView):
+    http_method_names = RESOURCE_METHODS
+
     def user(self, pk):
         return provisioning.get_or_404(provisioning.scim_users(), pk, 'User')
 
@@ -191,7 +255,8 @@ class UserView(UsersView):
 
     def put(self, request, pk):
         fields = parse_user(self.body())
-        return self.render(provisioning.replace_user(self.user(pk), fields, request.user))
+        user, link = provisioning.replace_user(self.user(pk), fields, request.user)
+        return self.render(user, link=link)
 
     def patch(self, request, pk):
         user = self.user(pk)
@@ -201,7 +266,8 @@ class UserView(UsersView):
         current.pop('meta')
         patched = apply_patch(current, operations, USER_NAMES, multi_valued={'emails'})
         fields = parse_user(patched)
-        return self.render(provisioning.replace_user(user, fields, request.user))
+        user, link = provisioning.replace_user(user, fields, request.user)
+        return self.render(user, link=link)
 
     def delete(self, request, pk):
         provisioning.deactivate_or_delete_user(self.user(pk), request.user)
@@ -228,6 +294,8 @@ class GroupsView(ScimView):
 
 
 class GroupView(GroupsView):
+    http_method_names = RESOURCE_METHODS
+
     def group(self, pk):
         return provisioning.get_or_404(provisioning.scim_groups(), pk, 'Group')
 
@@ -237,6 +305,8 @@ class GroupView(GroupsView):
     def put(self, request, pk):
         display_name, external_id, members = parse_group(self.body())
         group = self.group(pk)
+        # A PUT replaces the group: Authentik leaves `members` out when the group has none it synced.
+        members = members if members is not None else []
         return self.render(provisioning.set_group(group, display_name, external_id, members, request.user))
 
     def patch(self, request, pk):

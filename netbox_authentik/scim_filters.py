@@ -9,7 +9,17 @@ from scim2_filter_parser import ast
 from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser, SCIMParserError
 
-from .scim_protocol import ScimError
+from .scim_protocol import ScimError, resource_id
+
+# Authentik filters on one attribute (`userName eq "…"`); these bounds keep a crafted filter from
+# exhausting the parser's or PostgreSQL's recursion and from turning into a query of thousands of terms.
+MAX_FILTER_LENGTH = 1000
+MAX_FILTER_TERMS = 20
+MAX_FILTER_DEPTH = 10
+
+
+def bad_filter(detail):
+    return ScimError(400, detail, 'invalidFilter')
 
 
 def filter_q(text, columns):
@@ -18,28 +28,55 @@ def filter_q(text, columns):
     kind is 'text', 'ci' (case-insensitive text, as userName is), 'bool' or 'id'. Only the
     attributes in `columns` can be filtered on; anything else is a 400 invalidFilter.
     """
+    if len(text) > MAX_FILTER_LENGTH:
+        raise bad_filter(f'The filter is longer than {MAX_FILTER_LENGTH} characters')
+    if '\x00' in text:
+        raise bad_filter('The filter contains a NUL character')
+    if _brackets(text) > MAX_FILTER_DEPTH:
+        raise bad_filter(f'The filter has more than {MAX_FILTER_DEPTH} brackets')
     try:
         tree = SCIMParser().parse(SCIMLexer().tokenize(text))
-    except (SCIMParserError, ValueError, IndexError, TypeError) as error:
-        raise ScimError(400, f'Not a valid SCIM filter: {error}', 'invalidFilter') from None
+    except (SCIMParserError, ValueError, IndexError, TypeError, RecursionError) as error:
+        raise bad_filter(f'Not a valid SCIM filter: {error}') from None
     if tree is None:
-        raise ScimError(400, 'Not a valid SCIM filter: it is empty', 'invalidFilter')
-    return _node_q(tree, columns, prefix='')
+        raise bad_filter('Not a valid SCIM filter: it is empty')
+    terms = [0]
+    return _node_q(tree, columns, prefix='', terms=terms)
 
 
-def _node_q(node, columns, prefix):
+def _brackets(text):
+    """How many opening brackets the filter has outside its quoted values."""
+    count, quoted, escaped = 0, False, False
+    for character in text:
+        if escaped:
+            escaped = False
+        elif quoted:
+            escaped = character == '\\'
+            quoted = character != '"'
+        elif character == '"':
+            quoted = True
+        elif character in '([':
+            count += 1
+    return count
+
+
+def _node_q(node, columns, prefix, terms):
     if isinstance(node, ast.Filter):
         inner_prefix = prefix
         if node.namespace is not None:
             inner_prefix = path_name(node.namespace) + '.'
-        q = _node_q(node.expr, columns, inner_prefix)
+        q = _node_q(node.expr, columns, inner_prefix, terms)
         return ~q if node.negated else q
     if isinstance(node, ast.LogExpr):
-        left, right = _node_q(node.expr1, columns, prefix), _node_q(node.expr2, columns, prefix)
+        left = _node_q(node.expr1, columns, prefix, terms)
+        right = _node_q(node.expr2, columns, prefix, terms)
         return left & right if node.op.lower() == 'and' else left | right
     if isinstance(node, ast.AttrExpr):
+        terms[0] += 1
+        if terms[0] > MAX_FILTER_TERMS:
+            raise bad_filter(f'The filter has more than {MAX_FILTER_TERMS} comparisons')
         return _comparison_q(node, columns, prefix)
-    raise ScimError(400, 'This filter is not supported', 'invalidFilter')
+    raise bad_filter('This filter is not supported')
 
 
 def path_name(attr_path):
@@ -79,7 +116,8 @@ def _comparison_q(node, columns, prefix):
     if kind == 'id':
         if operator not in ('eq', 'ne'):
             raise ScimError(400, f"'{path}' takes eq or ne", 'invalidFilter')
-        q = Q(**{column: int(value)}) if str(value).isdigit() else Q(pk__in=[])
+        number = resource_id(value)
+        q = Q(**{column: number}) if number is not None else Q(pk__in=[])
         return ~q if operator == 'ne' else q
     if operator == 'ne':
         return ~Q(**{f'{column}__iexact' if kind == 'ci' else column: value})

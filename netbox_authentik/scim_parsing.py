@@ -80,8 +80,9 @@ def parse_user(body):
     if not isinstance(name, dict):
         raise bad_value("'name' must be an object")
     name = {str(key).lower(): value for key, value in name.items()}
-    first_name = _text(name, 'givenname', field('first_name').max_length)
-    last_name = _text(name, 'familyname', field('last_name').max_length)
+    # Authentik sends familyName ' ' for a one-word name: surrounding blanks are never part of a name.
+    first_name = _text(name, 'givenname', field('first_name').max_length).strip()
+    last_name = _text(name, 'familyname', field('last_name').max_length).strip()
     emails = body.get('emails') or []
     if not isinstance(emails, list) or not all(isinstance(item, dict) for item in emails):
         raise bad_value("'emails' must be a list of objects")

@@ -11,7 +11,7 @@ from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser, SCIMParserError
 
 from .scim_filters import path_name
-from .scim_protocol import PATCH_SCHEMA, ScimError, bad_syntax, bad_value
+from .scim_protocol import MAX_PATCH_OPERATIONS, PATCH_SCHEMA, ScimError, bad_syntax, bad_value
 
 
 def patch_operations(body):
@@ -27,6 +27,12 @@ def patch_operations(body):
     operations = body.get('Operations')
     if not isinstance(operations, list) or not operations:
         raise bad_syntax('Operations must be a non-empty list')
+    if len(operations) > MAX_PATCH_OPERATIONS:
+        raise ScimError(
+            413,
+            f'{len(operations)} operations in one PATCH; at most {MAX_PATCH_OPERATIONS} (ServiceProviderConfig '
+            'bulk.maxOperations, which Authentik splits its PATCHes by)',
+        )
     parsed = []
     for operation in operations:
         if not isinstance(operation, dict):
@@ -52,8 +58,13 @@ def apply_patch(resource, operations, names, multi_valued):
 
     names: {lower-case attribute: attribute name}; multi_valued: the names of list attributes, whose
     items are matched by `value` (members, emails). Attribute names compare case-insensitively.
+    While the operations apply, each list is kept keyed by `value`, so the cost grows with the number
+    of operations and items, not with their product.
     """
     resource = copy.deepcopy(resource)
+    for attribute in multi_valued:
+        if isinstance(resource.get(attribute), list):
+            resource[attribute] = _Keyed(resource[attribute])
     for op, path, value in operations:
         if path is None:
             for key, item in value.items():
@@ -61,7 +72,17 @@ def apply_patch(resource, operations, names, multi_valued):
             continue
         attribute, sub, item_filter = _parse_path(path, names)
         _apply_one(resource, op, attribute, sub, value, multi_valued, item_filter)
+    for attribute in multi_valued:
+        if isinstance(resource.get(attribute), _Keyed):
+            resource[attribute] = list(resource[attribute].values())
     return resource
+
+
+class _Keyed(dict):
+    """A multi-valued attribute's items by their `value`, in order, while PATCH operations apply."""
+
+    def __init__(self, items=()):
+        super().__init__((str(item.get('value')), item) for item in items)
 
 
 def _attribute_name(key, names):
@@ -127,25 +148,25 @@ def _apply_one(resource, op, attribute, sub, value, multi_valued, item_filter=No
 
 
 def _apply_multi(resource, op, attribute, value, item_filter):
-    current = list(resource.get(attribute) or [])
+    current = resource.get(attribute)
+    if not isinstance(current, _Keyed):
+        current = resource[attribute] = _Keyed()
     if op == 'remove':
         if item_filter is not None:
-            wanted = {str(item_filter)}
+            current.pop(str(item_filter), None)
         elif value is None:
-            resource[attribute] = []
-            return
+            current.clear()
         else:
-            wanted = {str(item.get('value')) for item in _items(attribute, value)}
-        resource[attribute] = [item for item in current if str(item.get('value')) not in wanted]
+            for item in _items(attribute, value):
+                current.pop(str(item['value']), None)
         return
     if item_filter is not None:
         raise ScimError(400, f'A filter in the path of {op} is not supported', 'invalidPath')
     items = _items(attribute, value)
     if op == 'replace':
-        resource[attribute] = items
-        return
-    known = {str(item.get('value')) for item in current}
-    resource[attribute] = current + [item for item in items if str(item.get('value')) not in known]
+        current.clear()
+    for item in items:
+        current.setdefault(str(item['value']), item)
 
 
 def _items(attribute, value):

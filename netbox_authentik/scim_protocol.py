@@ -15,6 +15,11 @@ RESOURCE_TYPE_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:ResourceType'
 SCHEMA_SCHEMA = 'urn:ietf:params:scim:schemas:core:2.0:Schema'
 DEFAULT_COUNT = 100
 MAX_COUNT = 1000
+# Authentik sends one PATCH operation per member and splits them into requests of bulk.maxOperations
+# (all in one request when it is 0); more per request are refused (413), so each request stays short.
+MAX_PATCH_OPERATIONS = 1000
+# The largest id a NetBox row (PostgreSQL bigint) can have.
+MAX_ID = 2**63 - 1
 
 
 class ScimError(Exception):
@@ -37,6 +42,45 @@ def bad_value(detail):
 
 def bad_syntax(detail):
     return ScimError(400, detail, 'invalidSyntax')
+
+
+def resource_id(value):
+    """The row id a SCIM id names, or None when it names none: ASCII digits within PostgreSQL's bigint.
+
+    Python's isdigit() also accepts '²' and other digits int() refuses or reads differently.
+    """
+    text = str(value)
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_ID)):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
+
+
+def refuse_unstorable_text(data):
+    """A 400 invalidValue when a string anywhere in a JSON body cannot be stored in PostgreSQL.
+
+    PostgreSQL text refuses NUL characters, and UTF-8 has no lone surrogates (JSON's \\ud800 escapes).
+    Walks the body without recursion: its depth is bounded only by the JSON parser.
+    """
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            _check_storable(item)
+
+
+def _check_storable(text):
+    if '\x00' in text:
+        raise bad_value('A string in the body contains a NUL character, which NetBox cannot store')
+    try:
+        text.encode('utf-8')
+    except UnicodeEncodeError:
+        raise bad_value('A string in the body contains a lone UTF-16 surrogate, which is not text') from None
 
 
 # -- schemas: the attributes this service provider keeps ---------------------------------------------------
@@ -175,13 +219,15 @@ def service_provider_config(base_url):
     """GET /ServiceProviderConfig.
 
     Authentik reads it first and caches it for an hour; without bulk.maxOperations it silently
-    assumes that neither PATCH nor filters work.
+    assumes that neither PATCH nor filters work, and it splits group PATCHes into requests of
+    bulk.maxOperations operations.
     """
     return {
         'schemas': [SPC_SCHEMA],
         'documentationUri': 'https://github.com/netbox-authentik/netbox-authentik#provisioning-with-scim',
         'patch': {'supported': True},
-        'bulk': {'supported': False, 'maxOperations': 0, 'maxPayloadSize': 0},
+        # Bulk is not offered; Authentik reads maxOperations as the most PATCH operations it sends at once.
+        'bulk': {'supported': False, 'maxOperations': MAX_PATCH_OPERATIONS, 'maxPayloadSize': 0},
         'filter': {'supported': True, 'maxResults': MAX_COUNT},
         'changePassword': {'supported': False},
         'sort': {'supported': False},
@@ -209,7 +255,8 @@ def page_bounds(query):
         count = int(query.get('count', DEFAULT_COUNT))
     except ValueError:
         raise bad_value('startIndex and count must be integers') from None
-    return max(start, 1), min(max(count, 0), MAX_COUNT)
+    # A start beyond every row is an empty page, not an OFFSET PostgreSQL cannot hold.
+    return min(max(start, 1), MAX_ID), min(max(count, 0), MAX_COUNT)
 
 
 def select_attributes(resource, query):
@@ -234,9 +281,3 @@ def list_response(resources, total, start):
         'startIndex': start,
         'Resources': resources,
     }
-
-
-# -- filters ------------------------------------------------------------------------------------------
-
-
-# -- PATCH --------------------------------------------------------------------------------------------

@@ -17,6 +17,9 @@ FETCH_USERINFO_CHOICES = ('auto', 'always', 'never')
 ASSOCIATE_EXISTING_USERS_CHOICES = (None, 'username', 'verified_email', 'email')
 USERNAME_COLLISION_CHOICES = ('refuse', 'suffix')
 SCIM_USER_DELETE_CHOICES = ('deactivate', 'delete')
+API_TOKEN_WRITE_CHOICES = ('scope', 'never', 'always')
+# An exchanged API token never lives longer than a day, whatever api_token_lifetime says.
+API_TOKEN_MAX_LIFETIME = 86400
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Setting:
     types: tuple
     choices: tuple | None = None
     positive: bool = False
+    maximum: int | None = None
 
 
 SETTINGS = {
@@ -69,6 +73,20 @@ SETTINGS = {
     # SCIM DELETE /Users/{id} (a person deleted in Authentik): 'deactivate' the NetBox user, keeping its
     # history, or 'delete' it.
     'scim_user_delete': Setting('deactivate', (str,), SCIM_USER_DELETE_CHOICES),
+    # API access (netbox_authentik/exchange/): NetBox API tokens in exchange for Authentik tokens.
+    'api_token_exchange': Setting(False, (bool,)),
+    # Seconds an exchanged NetBox token lives at most (never past the Authentik token's exp); at most a day.
+    'api_token_lifetime': Setting(3600, (int,), positive=True, maximum=API_TOKEN_MAX_LIFETIME),
+    # Client ids, besides SOCIAL_AUTH_AUTHENTIK_KEY, whose Authentik tokens may be exchanged (aud or azp).
+    'api_token_audiences': Setting([], (list,)),
+    # Ask Authentik's introspection endpoint whether the subject token is still active.
+    'api_token_introspect': Setting(False, (bool,)),
+    # 'scope': write-enabled only when the Authentik token's scope holds netbox:write; 'never'; 'always'.
+    'api_token_write': Setting('scope', (str,), API_TOKEN_WRITE_CHOICES),
+    # Issue API tokens to NetBox superusers too (a stolen Authentik token would become a superuser token).
+    'api_token_superusers': Setting(False, (bool,)),
+    # Create the NetBox user of an unknown sub by the first sign-in's rules, instead of refusing.
+    'api_token_create_users': Setting(False, (bool,)),
 }
 
 DEFAULTS = {name: spec.default for name, spec in SETTINGS.items()}
@@ -90,6 +108,7 @@ def get(name):
         not _type_ok(value, spec)
         or (spec.choices is not None and value not in spec.choices)
         or (spec.positive and value <= 0)
+        or (spec.maximum is not None and value > spec.maximum)
     ):
         # A wrong value is reported by the system checks; at run time the default is the safe choice.
         return spec.default
@@ -124,6 +143,8 @@ def problems(config=None):
         elif spec.choices is not None and value not in spec.choices:
             choices = ', '.join(repr(c) for c in spec.choices)
             found.append((name, f"'{name}' is {value!r}; choose one of {choices}."))
+        elif spec.maximum is not None and value > spec.maximum:
+            found.append((name, f"'{name}' is {value!r}; it can be at most {spec.maximum}."))
     return found
 
 

@@ -234,14 +234,25 @@ class EffectiveRuleTable(tables.Table):
     authentik_group = tables.Column(verbose_name=_('Authentik group'), orderable=False)
     netbox_groups = tables.Column(empty_values=(), verbose_name=_('NetBox groups'), orderable=False)
     superuser = columns.BooleanColumn(verbose_name=_('Superuser'), orderable=False)
+    written_by = tables.Column(empty_values=(), verbose_name=_('Written by'), orderable=False)
 
     class Meta:
         attrs = {'class': 'table table-hover object-list'}
         empty_text = _('No group mapping rules: neither configuration.py nor NetBox has any.')
 
-    def __init__(self, *args, existing_groups=frozenset(), **kwargs):
+    def __init__(self, *args, existing_groups=frozenset(), writers=None, **kwargs):
         self.existing_groups = existing_groups
+        # {rule id: (the writer's name, why they could no longer write it, or '')} for database rules.
+        self.writers = writers or {}
         super().__init__(*args, **kwargs)
+
+    def render_written_by(self, record):
+        name, lapsed = self.writers.get(record.rule_id, ('', ''))
+        if not name:
+            return mark_safe('<span class="text-muted">&mdash;</span>')
+        if not lapsed:
+            return name
+        return format_html('{} <span class="badge text-bg-warning" title="{}">{}</span>', name, lapsed, lapsed)
 
     def render_source(self, record):
         if record.source == DATABASE:

@@ -91,12 +91,13 @@ class TokenVerificationMixin:
             logger.error('Decrypting the Authentik id_token failed: %s', reason)
             raise TokenError(self, 'id_token could not be decrypted') from error
 
-    def decode_signed_jwt(self, token, required_claims):
-        """Verify a token Authentik signed (id_token or logout_token); return (claims, algorithm).
+    def decode_signed_jwt(self, token, required_claims, audiences=None):
+        """Verify a token Authentik signed (id_token, logout_token, access token); return (claims, algorithm).
 
-        One set of rules for both: decrypt a JWE, accept only an algorithm discovery advertises
+        One set of rules for all: decrypt a JWE, accept only an algorithm discovery advertises
         (never `none`, never HMAC where Authentik signs with a key), the matching key, then
-        signature, `iss` (discovery's issuer, exactly), `aud` (the client id) and times.
+        signature, `iss` (discovery's issuer, exactly), `aud` (the client id, or one of `audiences`
+        where given: the API token exchange accepts more client ids) and times.
         A token the cached metadata cannot verify is checked once more after refresh_metadata().
         Raises MalformedTokenError, jwt.InvalidAlgorithmError, TokenError (decryption,
         unknown key) or another jwt.PyJWTError.
@@ -110,15 +111,15 @@ class TokenVerificationMixin:
             # A list or object here is no algorithm at all; it must never reach a set lookup or a refresh.
             raise MalformedTokenError('the token header has no algorithm name')
         try:
-            return self._verify_signed_jwt(token, header, required_claims)
+            return self._verify_signed_jwt(token, header, required_claims, audiences)
         except (jwt.InvalidAlgorithmError, jwt.InvalidSignatureError, UnknownSigningKeyError) as error:
             reason = _signing_key_change_reason(header.get('alg'), error)
             if reason is None:
                 raise
             self.refresh_metadata(reason)
-        return self._verify_signed_jwt(token, header, required_claims, final=True)
+        return self._verify_signed_jwt(token, header, required_claims, audiences, final=True)
 
-    def _verify_signed_jwt(self, token, header, required_claims, final=False):
+    def _verify_signed_jwt(self, token, header, required_claims, audiences=None, final=False):
         algorithm = header.get('alg')
         if algorithm not in self.signing_algorithms():
             if final or algorithm not in ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS:
@@ -134,7 +135,7 @@ class TokenVerificationMixin:
             token,
             key,
             algorithms=[algorithm],
-            audience=client_id,
+            audience=list(audiences) if audiences else client_id,
             issuer=self.id_token_issuer(),
             leeway=self.setting('JWT_LEEWAY', self.JWT_LEEWAY),
             options={'require': list(required_claims)},

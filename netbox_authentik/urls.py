@@ -3,6 +3,8 @@
 from django.urls import include, path
 from utilities.urls import get_model_urls
 
+from netbox_authentik.blueprint.views import BlueprintView
+
 from . import backchannel, scim, views
 
 # Links between NetBox users and Authentik identities (netbox_authentik/views.py).
@@ -15,9 +17,13 @@ urlpatterns = [
     path('associations/<int:pk>/delete/', views.AssociationDeleteView.as_view(), name='association_delete'),
     # Group mapping rules: NetBox's pages (list, add, import, edit, delete, changelog, journal).
     path('group-mappings/effective/', views.EffectiveRulesView.as_view(), name='groupmapping_effective'),
+    path('group-mappings/effective/resync/', views.EffectiveRulesResyncView.as_view(), name='groupmapping_resync'),
     path('group-mappings/', include(get_model_urls('netbox_authentik', 'groupmapping', detail=False))),
     path('group-mappings/<int:pk>/', include(get_model_urls('netbox_authentik', 'groupmapping'))),
 ]
+
+# The Authentik blueprint for this NetBox, superusers only (netbox_authentik/blueprint/).
+urlpatterns.append(path('authentik-setup/', BlueprintView.as_view(), name='authentik_setup'))
 
 # OpenID Connect back-channel logout (netbox_authentik/backchannel.py).
 urlpatterns.append(path('backchannel-logout/', backchannel.BackchannelLogoutView.as_view(), name='backchannel_logout'))

@@ -9,8 +9,9 @@ model: its pages are NetBox's own, registered with register_model_view.
 import re
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseBadRequest
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -26,9 +27,10 @@ from utilities.forms import DeleteForm
 from utilities.htmx import htmx_partial
 from utilities.views import ContentTypePermissionRequiredMixin, get_action_url, register_model_view
 
-from . import filtersets, forms, guide, linking, mapping_rules, tables
+from . import filtersets, forms, guide, linking, mapping_rules, resync, tables
 from .forms import EffectiveRulesForm
-from .models import GroupMapping
+from .groups import DATABASE
+from .models import GroupMapping, holds_without_constraints, writers_who_lost_authority
 
 LIST_VIEW = 'plugins:netbox_authentik:association_list'
 
@@ -281,6 +283,20 @@ class GroupMappingBulkDeleteView(SelectedIdsMixin, generic.BulkDeleteView):
     table = tables.GroupMappingTable
 
 
+def sees_every_rule(user):
+    """True for a superuser, or a holder of a view permission on rules without constraints (or with the exemption)."""
+    return holds_without_constraints(user, 'netbox_authentik.view_groupmapping')
+
+
+def rule_writers(rule_ids):
+    """{rule id: (its writer's name, why they could no longer write it or '')} for the rules in NetBox."""
+    mappings = (
+        GroupMapping.objects.filter(pk__in=rule_ids).select_related('written_by').prefetch_related('netbox_groups')
+    )
+    lapsed = writers_who_lost_authority(mappings)
+    return {mapping.pk: (mapping.written_by_name, lapsed.get(mapping.pk, '')) for mapping in mappings}
+
+
 class EffectiveRulesView(ContentTypePermissionRequiredMixin, View):
     """The rules in force now (configuration.py and NetBox), and what they would give one linked user."""
 
@@ -291,14 +307,23 @@ class EffectiveRulesView(ContentTypePermissionRequiredMixin, View):
 
     def get(self, request):
         config = mapping_rules.configuration()
-        rules = mapping_rules.effective_rules(config)
+        every_rule = sees_every_rule(request.user)
+        # The rules this person may see, as on the rule list, API and GraphQL: configuration.py's only with
+        # an unconstrained view permission (they are no objects a constraint could select).
+        visible = set(GroupMapping.objects.restrict(request.user, 'view').values_list('pk', flat=True))
+        rules = [
+            rule
+            for rule in mapping_rules.effective_rules(config)
+            if (rule.rule_id in visible if rule.source == DATABASE else every_rule)
+        ]
         named = {name for rule in rules for name in rule.netbox_groups}
         existing = frozenset(Group.objects.filter(name__in=named).values_list('name', flat=True))
-        table = tables.EffectiveRuleTable(rules, existing_groups=existing)
+        table = tables.EffectiveRuleTable(rules, existing_groups=existing, writers=rule_writers(visible))
 
-        # Whose groups one may look at follows the identity link pages' view permission.
+        # Whose groups one may look at follows the identity link pages' view permission. The preview applies
+        # every rule, so it is shown only to those who see every rule.
         links = linking.associations().restrict(request.user, 'view')
-        may_preview = request.user.has_perm('social_django.view_usersocialauth')
+        may_preview = every_rule and request.user.has_perm('social_django.view_usersocialauth')
         form = EffectiveRulesForm(request.GET or None, links=links if may_preview else links.none())
         preview = None
         if may_preview and form.is_valid() and form.cleaned_data['link'] is not None:
@@ -315,3 +340,20 @@ class EffectiveRulesView(ContentTypePermissionRequiredMixin, View):
                 'group_sync': config['group_sync'],
             },
         )
+
+
+class EffectiveRulesResyncView(View):
+    """POST: re-apply the effective rules now to every linked user (superusers only), then show what changed."""
+
+    def post(self, request):
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        summary = resync.resync(actor=request.user)
+        changed = '; '.join(outcome.describe() for outcome in summary.changed[:20])
+        more = f' (and {len(summary.changed) - 20} more)' if len(summary.changed) > 20 else ''
+        messages.success(
+            request,
+            _('Rules re-applied: {summary}').format(summary=summary.describe())
+            + (f' {changed}{more}' if changed else ''),
+        )
+        return redirect('plugins:netbox_authentik:groupmapping_effective')

@@ -32,6 +32,7 @@ TOKEN_URL = f'{BASE}/application/o/token/'
 USERINFO_URL = f'{BASE}/application/o/userinfo/'
 JWKS_URL = f'{BASE}/application/o/{SLUG}/jwks/'
 END_SESSION_URL = f'{BASE}/application/o/{SLUG}/end-session/'
+INTROSPECT_URL = f'{BASE}/application/o/introspect/'
 
 _RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 _EC_KEYS = {
@@ -86,6 +87,14 @@ def authentik_claims(username='alice', groups=('netbox-users', 'network-engineer
     return {key: value for key, value in claims.items() if value is not ...}
 
 
+def access_token_claims(username='alice', groups=('netbox-users', 'network-engineers'), **overrides):
+    """Claims of an access token as Authentik issues it: the id_token's without amr, plus azp, uid, scope; no jti."""
+    claims = authentik_claims(username, groups, amr=..., azp=CLIENT_ID, scope='openid profile email')
+    claims['uid'] = uuid.uuid5(uuid.NAMESPACE_DNS, username).hex
+    claims.update(overrides)
+    return {key: value for key, value in claims.items() if value is not ...}
+
+
 class FakeAuthentik:
     """Authentik's provider for one application, registered on a `responses` mock."""
 
@@ -99,6 +108,7 @@ class FakeAuthentik:
             'token_endpoint': TOKEN_URL,
             'userinfo_endpoint': USERINFO_URL,
             'end_session_endpoint': END_SESSION_URL,
+            'introspection_endpoint': INTROSPECT_URL,
             'jwks_uri': JWKS_URL,
             'response_types_supported': ['code', 'id_token', 'id_token token', 'code token', 'code id_token'],
             'id_token_signing_alg_values_supported': [alg],
@@ -230,6 +240,22 @@ class FakeAuthentik:
             if verifier != grant['code_challenge']:
                 return 'invalid_grant'
         return None
+
+    def register_introspection(self, active_tokens):
+        """Introspection as Authentik answers: NetBox's client by HTTP Basic; claims plus active for a known token."""
+
+        def introspect(request):
+            header = request.headers.get('Authorization', '')
+            if not header.startswith('Basic ') or basic_auth_credentials(request) != (CLIENT_ID, CLIENT_SECRET):
+                return 401, {'Content-Type': 'application/json'}, json.dumps({'error': 'invalid_client'})
+            token = parse_qs(_body_text(request)).get('token', [''])[0]
+            if token not in active_tokens:
+                return 200, {'Content-Type': 'application/json'}, json.dumps({'active': False})
+            claims = jwt.decode(token, options={'verify_signature': False})
+            body = {**claims, 'active': True, 'client_id': CLIENT_ID}
+            return 200, {'Content-Type': 'application/json'}, json.dumps(body)
+
+        self.mock.add_callback(responses.POST, INTROSPECT_URL, callback=introspect)
 
     def register_userinfo(self, claims, status=200):
         self.mock.add(responses.GET, USERINFO_URL, json=claims, status=status)

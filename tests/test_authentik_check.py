@@ -9,6 +9,7 @@ import threading
 import time
 from contextlib import closing, contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import pytest
 from cryptography import x509
@@ -37,6 +38,24 @@ class _AuthentikHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self):
+        """The token endpoint, checking the client before the code as Authentik does (both refusals are 400s)."""
+        body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+        if self.path != '/application/o/token/':
+            status, answer = 404, {}
+        else:
+            # This server issues no codes: right credentials get invalid_grant, as a made-up code does at Authentik.
+            credentials = fake_authentik.basic_auth_credentials(SimpleNamespace(headers=self.headers, body=body))
+            right = credentials == (fake_authentik.CLIENT_ID, self.server.client_secret)
+            status, answer = 400, {'error': 'invalid_grant' if right else 'invalid_client'}
+        self.server.token_requests.append(body)
+        payload = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
     def date_time_string(self, timestamp=None):
         return super().date_time_string(time.time() + self.server.clock_offset)
 
@@ -58,6 +77,7 @@ class AuthentikServer(ThreadingHTTPServer):
         self.issuer = f'{self.base}/application/o/{SLUG}/'
         self.clock_offset = 0
         fake = fake_authentik.FakeAuthentik(None, alg=alg)
+        self.client_secret, self.token_requests = fake_authentik.CLIENT_SECRET, []
         self.discovery = json.loads(json.dumps(fake.discovery).replace(fake_authentik.BASE, self.base))
         self.jwks = {'keys': fake.keys} if fake.keys else {}
         self.routes = {}
@@ -130,11 +150,11 @@ def test_good_authentik_passes_every_check(authentik):
     assert output.splitlines() == [
         "✓ configuration: configuration.py passes the plugin's system checks.",
         '→ redirect_uri: https://netbox.example.com/oauth/complete/authentik/ — Register it on the Authentik provider '
-        'as a Strict redirect URI (Authorization).',
+        'as a Strict redirect URI (Authorization), or apply `netbox authentik_blueprint`.',
         '→ post_logout_redirect_uri: https://netbox.example.com/login/ — Register it on the provider as a redirect '
         'URI of type Post Logout (used from Authentik 2026.5).',
         '→ backchannel_logout_uri: https://netbox.example.com/plugins/authentik/backchannel-logout/ — Set it as the '
-        "provider's Back-Channel Logout URI (Authentik 2025.8+, preview).",
+        "provider's Back-Channel Logout URI (Authentik 2025.8+, preview), or apply `netbox authentik_blueprint`.",
         f'✓ discovery: Fetched {authentik.issuer}.well-known/openid-configuration.',
         f'✓ issuer: Authentik calls itself {authentik.issuer}, as configured.',
         "✓ clock: NetBox's and Authentik's clocks agree within 30 s.",
@@ -146,6 +166,7 @@ def test_good_authentik_passes_every_check(authentik):
         '✓ username_claim: Authentik sends the preferred_username claim.',
         '✓ client_auth: The token endpoint accepts client_secret_post and client_secret_basic.',
         f'✓ end_session: End-session endpoint: {authentik.issuer}end-session/.',
+        '✓ client_credentials: Authentik accepts the client ID and secret (it refused a made-up code, as it should).',
         "✓ metadata_cache: NetBox has not cached Authentik's discovery document yet; the next sign-in fetches it.",
         '✓ netbox_groups: group_map maps no NetBox groups.',
         '✓ group_mapping_rules: No group mapping rules (configuration or NetBox).',
@@ -174,6 +195,7 @@ def test_json_output_lists_every_check_with_status_message_and_hint(authentik):
         ('username_claim', 'ok'),
         ('client_auth', 'ok'),
         ('end_session', 'ok'),
+        ('client_credentials', 'ok'),
         ('metadata_cache', 'ok'),
         ('netbox_groups', 'ok'),
         ('group_mapping_rules', 'ok'),
@@ -279,7 +301,7 @@ def test_hs256_only_is_a_warning_not_a_failure():
         assert lines(output, 'signing') == [
             '! signing: id_tokens are signed with HS256, using the client secret: no signing key is selected in '
             'Authentik. — In Authentik, edit the provider and select a Signing Key (e.g. the self-signed '
-            'certificate) so that id_tokens are signed with RS256.'
+            'certificate) so that id_tokens are signed with RS256, or apply `netbox authentik_blueprint`.'
         ]
         assert lines(output, 'jwks') == [
             f'✓ jwks: {server.issuer}jwks/ lists no keys, as Authentik answers without a signing key.'
@@ -315,6 +337,7 @@ def test_hmac_signing_with_a_short_client_secret_warns(alg, secret, line):
         configured(server.issuer),
         override_settings(SOCIAL_AUTH_AUTHENTIK_SECRET=secret),
     ):
+        server.client_secret = secret
         code, output = run_check()
     assert code == 0
     assert lines(output, 'client_secret') == [line]
@@ -328,6 +351,7 @@ def test_short_secret_is_what_pyjwt_warns_about():
 
 
 def test_client_secret_length_is_not_checked_with_a_signing_key(authentik):
+    authentik.client_secret = 'short'
     with override_settings(SOCIAL_AUTH_AUTHENTIK_SECRET='short'):
         code, output = run_check()
     assert code == 0

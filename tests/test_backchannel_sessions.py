@@ -12,7 +12,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
-from django.test import Client
+from django.core.cache import cache
+from django.test import Client, override_settings
 from social_django.models import UserSocialAuth
 
 from tests.fake_authentik import authentik_claims, logout_token_claims, sign_in
@@ -230,3 +231,55 @@ def test_logout_for_a_sub_linked_through_another_provider_ends_nothing_of_that_u
     assert Session.objects.filter(session_key=dave_key).exists()
     assert is_signed_in(dave)
     assert not is_signed_in(alice)
+
+
+# -- what Redis keeps, and for how long -----------------------------------------------------------------
+
+
+def recorded_members(username):
+    from netbox_authentik import sessions
+
+    return set(cache.smembers(sessions._user_sessions_key(get_user_model().objects.get(username=username).pk)))
+
+
+@pytest.mark.django_db
+@override_settings(SESSION_COOKIE_AGE=1234)
+def test_the_record_of_a_logout_lives_as_long_as_a_session(authentik):
+    from netbox_authentik import sessions
+
+    browser = Client()
+    sign_in(browser, authentik, 'alice', sid='sid-alice')
+    alice = get_user_model().objects.get(username='alice')
+
+    assert post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB))).status_code == 200
+    assert post_logout_token(authentik.sign(logout_token_claims(sid='sid-other'))).status_code == 200
+
+    for key in (sessions._user_logout_key(alice.pk), sessions._sid_logout_key('sid-other')):
+        assert 1200 < cache.ttl(key) <= 1234, key
+
+
+@pytest.mark.django_db
+def test_sessions_that_ended_are_pruned_from_the_persons_record(authentik):
+    laptop, phone, tablet = Client(), Client(), Client()
+    sign_in(laptop, authentik, 'alice', sid='sid-laptop')
+    sign_in(phone, authentik, 'alice', sid='sid-phone')
+    laptop_key = session_key(laptop)
+    assert recorded_members('alice') == {f'{laptop_key} sid-laptop', f'{session_key(phone)} sid-phone'}
+    Session.objects.filter(session_key=laptop_key).delete()  # expired, or signed out in NetBox
+
+    sign_in(tablet, authentik, 'alice', sid='sid-tablet')
+
+    assert recorded_members('alice') == {f'{session_key(phone)} sid-phone', f'{session_key(tablet)} sid-tablet'}
+
+
+@pytest.mark.django_db
+def test_a_logout_removes_the_sessions_it_ended_from_the_record(authentik):
+    laptop, phone = Client(), Client()
+    sign_in(laptop, authentik, 'alice', sid='sid-laptop')
+    sign_in(phone, authentik, 'alice', sid='sid-phone')
+
+    assert post_logout_token(authentik.sign(logout_token_claims(sid='sid-phone'))).status_code == 200
+    assert recorded_members('alice') == {f'{session_key(laptop)} sid-laptop'}
+
+    assert post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB))).status_code == 200
+    assert recorded_members('alice') == set()

@@ -410,7 +410,9 @@ def _lacks(source, step, consequence):
     return ('netbox_authentik.W003', f"{source} lacks '{step}': {consequence}.")
 
 
-SECOND_IDENTITY = 'whoever is signed in to NetBox can attach another Authentik identity to their account'
+SECOND_IDENTITY = (
+    'whoever is signed in to NetBox links any Authentik identity signed in from their browser to their account'
+)
 COLLISION = (
     "a first sign-in whose username a NetBox user already has gets a suffixed copy ('bob' becomes 'bob<16 hex>')"
 )
@@ -568,7 +570,7 @@ def test_problems_are_logged_once_at_the_first_request_not_at_start_up(caplog):
         (
             'ERROR',
             f"netbox_authentik.E009: {CONFIG}: Unknown setting 'grup_map'. Did you mean 'group_map'? HINT: "
-            'Rename or remove it; the README lists every setting.',
+            'Rename or remove it; docs/configuration.md lists every setting.',
         ),
     ]
 

@@ -197,3 +197,22 @@ def test_quick_start_replaces_lines_netboxs_example_configuration_has(tmp_path):
     assert namespace['PLUGINS'] == ['netbox_authentik']
     assert namespace['REMOTE_AUTH_BACKEND'] == 'netbox_authentik.backends.AuthentikOIDCAuth'
     assert namespace['PLUGINS_CONFIG']['netbox_authentik']['superuser_groups'] == ['netbox-admins']
+
+
+def check_ids_in_code():
+    code = ''.join(path.read_text() for path in (REPO / 'netbox_authentik').rglob('*.py'))
+    return set(re.findall(r'netbox_authentik\.[EWI]\d{3}', code))
+
+
+def test_every_setting_has_a_row_in_the_configuration_reference():
+    from netbox_authentik.settings import SETTINGS
+
+    rows = set(re.findall(r'^\| `(\w+)` \|', (DOCS / 'configuration.md').read_text(), re.M))
+    assert set(SETTINGS) - rows == set()
+
+
+def test_every_check_id_has_a_row_in_the_operations_page():
+    ids = check_ids_in_code()
+    rows = set(re.findall(r'^\| `(netbox_authentik\.[EWI]\d{3})` \|', (DOCS / 'operations.md').read_text(), re.M))
+    assert ids, 'no check id found in checks.py'
+    assert ids - rows == set()

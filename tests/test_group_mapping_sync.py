@@ -399,6 +399,6 @@ def test_authentik_check_prints_the_effective_rules_and_flags_rules_that_do_noth
         "! group_mapping_rules: 'netbox-users' → 'Ghosts' [configuration (group_map)] names NetBox group(s) that do "
         "not exist: 'Ghosts'. — Create the groups in NetBox (Admin → Groups) or correct the rule.",
         f"! group_mapping_rules: Database rule #{broken.pk} ('network-engineers') maps onto no NetBox group and grants "
-        'no superuser status: it does nothing. — Its NetBox groups were probably deleted. Edit the rule at '
-        '/plugins/authentik/group-mappings/ or delete it.',
+        'no superuser status: it does nothing. — Its NetBox groups were probably deleted. Such a rule can no '
+        'longer be edited: delete it at /plugins/authentik/group-mappings/ and write a new one if needed.',
     ]

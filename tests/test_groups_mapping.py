@@ -206,9 +206,21 @@ def test_groups_of_every_rule_are_managed_under_mirror():
     assert plan.remove == {'Ops'}
 
 
-def test_a_group_a_rule_matches_is_not_auto_created():
-    plan = plan_groups(['ops-core', 'misc'], [], config(auto_create_groups=True, rules=(db_rule('ops-*', 'Ops'),)))
+def test_a_group_group_map_matches_is_not_auto_created():
+    plan = plan_groups(['ops-core', 'misc'], [], config(auto_create_groups=True, group_map={'ops-core': 'Ops'}))
     assert plan.add == {'Ops', 'misc'} and plan.create == {'misc'}
+
+
+def test_a_database_rule_adds_its_groups_and_the_matched_group_is_still_auto_created():
+    plan = plan_groups(['ops-core', 'misc'], [], config(auto_create_groups=True, rules=(db_rule('ops-*', 'Ops'),)))
+    assert plan.add == {'Ops', 'ops-core', 'misc'} and plan.create == {'ops-core', 'misc'}
+
+
+def test_a_database_rule_granting_nothing_cannot_strip_auto_created_groups():
+    # A '*' rule with no NetBox group, written by someone who holds none: every auto-created group stays.
+    current = {'netbox-users', 'network-engineers'}
+    plan = plan_groups(current, current, config(auto_create_groups=True, rules=(db_rule('*'),)))
+    assert plan.remove == frozenset() and plan.add == frozenset()
 
 
 def test_configuration_rules_keep_their_sources_and_order():

@@ -10,12 +10,14 @@ LAYERS = (
     # pure helpers and the one accessor of settings
     {'settings', 'groups', 'logsafe', 'errors', 'nonces', 'scim_protocol', 'scim_filters', 'scim_patch', 'guide'},
     # the metadata cache, identity links, the login button, sign-in guards, claims, the plugin's models,
-    # user changes in NetBox's change log
-    {'metadata', 'linking', 'login_button', 'guards', 'claims', 'models', 'user_changes'},
+    # user changes in NetBox's change log, what the SCIM endpoint last saw
+    {'metadata', 'linking', 'login_button', 'guards', 'claims', 'models', 'user_changes', 'scim_activity'},
     # Authentik's provider, token verification, the session registry, the effective mapping rules, the pipeline
     {
         'provider',
         'endpoint',
+        'access',
+        'resync',
         'tokens',
         'sessions',
         'mapping_rules',
@@ -24,11 +26,12 @@ LAYERS = (
         'link_plans',
         'provisioning',
         'scim_parsing',
+        'scim_conflicts',
     },
-    # the social-core backend and the static checks
-    {'backends', 'checks', 'startup'},
-    # the HTTP edges and the live diagnostics
-    {'backchannel', 'logout', 'middleware', 'diagnostics', 'scim'},
+    # the social-core backend, the static checks, API tokens in exchange for Authentik tokens
+    {'backends', 'checks', 'startup', 'exchange'},
+    # the HTTP edges, the live diagnostics and the Authentik blueprint NetBox writes for itself
+    {'backchannel', 'logout', 'middleware', 'diagnostics', 'scim', 'blueprint'},
     # NetBox UI, REST API, commands and the plugin's entry point
     {
         'views',

@@ -15,8 +15,7 @@ from social_django.models import Association, Nonce
 from users.constants import TOKEN_PREFIX
 from users.models import Token
 
-from netbox_authentik import nonces
-from netbox_authentik.logout import PROBE_REMEMBER_REACHABLE, PROBE_REMEMBER_UNREACHABLE, PROBE_TIMEOUT
+from netbox_authentik import logout, nonces
 from netbox_authentik.metadata import cache_key
 from tests.fake_authentik import (
     AUTHORIZE_URL,
@@ -132,7 +131,7 @@ def test_backend_not_configured_shows_the_local_form_and_says_why_in_the_log(
 
 def test_login_page_after_logout_shows_the_message_instead_of_signing_in_again(client, authentik, login_redirect):
     sign_in(client, authentik)
-    cache.clear()
+    cache.delete_pattern('*')  # this run's keys only: other runs share the Redis database
     authentik.mock.replace(responses.GET, DISCOVERY_URL, json={**authentik.discovery, 'end_session_endpoint': None})
     client.get('/logout/')  # Authentik offers no end-session: NetBox's message waits on the login page
 
@@ -202,35 +201,94 @@ def test_authentik_answering_5xx_counts_as_down(client, authentik, login_redirec
     assert toast_messages(page) == [UNREACHABLE]
 
 
-def test_reachability_probe_is_short_and_remembered(client, authentik, login_redirect):
+class Clock:
+    """The wall clock login_redirect reads, moved by hand."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def time(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = Clock()
+    monkeypatch.setattr(logout, 'time', fake)
+    return fake
+
+
+def probes(authentik):
+    """The reachability probes login_redirect sent (2 s timeout), not the discovery fetches of the sign-in."""
+    return [request for request in requests_to(authentik.mock, DISCOVERY_URL) if request.req_kwargs['timeout'] == 2]
+
+
+def authentik_goes_down(authentik, **answer):
+    authentik.mock.replace(responses.GET, DISCOVERY_URL, **(answer or {'body': requests.ConnectionError('refused')}))
+
+
+def test_reachability_probe_has_a_two_second_timeout(client, authentik, login_redirect):
     authentik.mock.replace(responses.GET, DISCOVERY_URL, body=requests.ConnectTimeout('timed out'))
     assert client.get('/login/').status_code == 200
     probes = requests_to(authentik.mock, DISCOVERY_URL)
     assert len(probes) == 1
-    assert probes[0].req_kwargs['timeout'] == PROBE_TIMEOUT == 2
+    assert probes[0].req_kwargs['timeout'] == 2
 
-    # Authentik is back, but the negative result is remembered for a few seconds.
-    authentik.mock.replace(responses.GET, DISCOVERY_URL, json=authentik.discovery)
+
+def test_reachable_is_believed_for_two_seconds_but_not_for_ten(client, authentik, login_redirect, clock):
+    authorize_query(client.get('/login/'))
+
+    # Two seconds later Authentik is down: the probe of a moment ago still stands, no second request.
+    authentik_goes_down(authentik)
+    clock.advance(2)
+    authorize_query(client.get('/login/'))
+    assert len(probes(authentik)) == 1
+
+    # Ten seconds after the probe, NetBox asks again and keeps the person on the local form.
+    clock.advance(8)
+    page = client.get('/login/')
+    assert page.status_code == 200
+    assert toast_messages(page) == [UNREACHABLE]
+    assert len(probes(authentik)) == 2
+
+
+def test_unreachable_is_believed_for_a_few_seconds_then_asked_again(client, authentik, login_redirect, clock):
+    authentik_goes_down(authentik)
     assert client.get('/login/').status_code == 200
-    assert len(requests_to(authentik.mock, DISCOVERY_URL)) == 1
 
-    forget_probe()
+    # Back after two seconds: the local form stays without a new probe (a dead host costs one timeout per while).
+    authentik.mock.replace(responses.GET, DISCOVERY_URL, json=authentik.discovery)
+    clock.advance(2)
+    assert client.get('/login/').status_code == 200
+    assert len(probes(authentik)) == 1
+
+    clock.advance(10)
     authorize_query(client.get('/login/'))
-    after_recovery = len(requests_to(authentik.mock, DISCOVERY_URL))
-    # A positive result is remembered too: the next visits make no request to Authentik.
-    authorize_query(client.get('/login/'))
-    authorize_query(client.get('/login/'))
-    assert len(requests_to(authentik.mock, DISCOVERY_URL)) == after_recovery
-    assert cache.ttl(cache_key('reachable', DISCOVERY_URL)) <= PROBE_REMEMBER_REACHABLE
+    assert len(probes(authentik)) == 2
 
 
-def test_probe_results_are_remembered_for_a_few_seconds_only(client, authentik, login_redirect):
+def test_authentik_answering_5xx_with_its_settings_cached_keeps_the_local_form(
+    client, authentik, login_redirect, clock
+):
+    authorize_query(client.get('/login/'))  # discovery and JWKS are now in NetBox's cache
+    authentik_goes_down(authentik, status=503, body='Service Unavailable')
+    clock.advance(10)
+
+    page = client.get('/login/')
+
+    assert page.status_code == 200
+    assert LOCAL_FORM in page.content.decode()
+    assert toast_messages(page) == [UNREACHABLE]
+
+
+def test_a_clock_that_went_back_asks_again(client, authentik, login_redirect, clock):
     authorize_query(client.get('/login/'))
-    assert 0 < cache.ttl(cache_key('reachable', DISCOVERY_URL)) <= PROBE_REMEMBER_REACHABLE
-    forget_probe()
-    authentik.mock.replace(responses.GET, DISCOVERY_URL, body=requests.ConnectionError('connection refused'))
-    client.get('/login/')
-    assert 0 < cache.ttl(cache_key('reachable', DISCOVERY_URL)) <= PROBE_REMEMBER_UNREACHABLE < 60
+    authentik_goes_down(authentik)
+    clock.advance(-60)
+    assert toast_messages(client.get('/login/')) == [UNREACHABLE]
 
 
 # -- nonce rows: bounded, whatever the number of anonymous visits ------------------------------------------

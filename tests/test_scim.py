@@ -1,7 +1,9 @@
 """The SCIM 2.0 service provider, driven with the calls Authentik 2025.12.4's SCIM provider makes."""
 
 import json
+import time
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -99,7 +101,8 @@ def test_service_provider_config_announces_patch_filter_and_bulk(scim):
     assert response['Content-Type'].startswith(SCIM)
     assert response.body['patch']['supported'] is True
     assert response.body['filter']['supported'] is True
-    assert 'maxOperations' in response.body['bulk']
+    # Authentik splits its member PATCHes into requests of bulk.maxOperations operations.
+    assert response.body['bulk'] == {'supported': False, 'maxOperations': 1000, 'maxPayloadSize': 0}
 
 
 def test_resource_types_and_schemas_list_users_and_groups(scim):
@@ -168,13 +171,112 @@ def test_post_user_differing_in_case_only_is_refused(scim):
     assert_error(scim('POST', 'Users', user_body('ada')), 409, 'uniqueness')
 
 
-def test_conflict_then_filter_finds_the_linked_user_as_authentik_expects(scim):
-    first = scim('POST', 'Users', user_body())
-    again = scim('POST', 'Users', user_body(sub='b' * 64))
-    assert_error(again, 409)
-    found = scim('GET', 'Users?filter=userName+eq+%22ada%22')
-    assert found.body['totalResults'] == 1
-    assert found.body['Resources'][0]['id'] == first.body['id']
+def authentik_pushes_user(scim, body):
+    """POST /Users as Authentik 2025.12 does; return the id it then keeps for this person, or None.
+
+    On 409 it looks the userName up (`filter=userName eq "…"`) and adopts the first user found, whoever it is.
+    """
+    response = scim('POST', 'Users', body)
+    if response.status_code == 201:
+        return response.body['id']
+    if response.status_code != 409:
+        return None
+    found = scim('GET', 'Users?filter=' + quote(f'userName eq "{body["userName"]}"'))
+    return found.body['Resources'][0]['id'] if found.body['Resources'] else None
+
+
+def authentik_adds_member(scim, group_id, user_id):
+    """Authentik adds a person to a group only once it keeps a SCIM id for that person."""
+    if user_id is not None:
+        assert scim('PATCH', f'Groups/{group_id}', members('add', user_id)).status_code == 200
+
+
+def test_a_new_person_never_lands_on_a_deleted_persons_account(scim, admins_mapping, caplog):
+    former = scim('POST', 'Users', user_body('bob', sub='a' * 64)).body['id']
+    assert scim('DELETE', f'Users/{former}').status_code == 204
+    group_id = scim('POST', 'Groups', group_body()).body['id']
+
+    # Another person gets the username bob in Authentik, and joins netbox-admins (a superuser rule).
+    kept = authentik_pushes_user(scim, user_body('bob', sub='b' * 64, email='new-bob@example.com'))
+    authentik_adds_member(scim, group_id, kept)
+
+    assert kept is None
+    old = get_user_model().objects.get(pk=former)
+    assert (old.is_active, old.is_superuser, old.email) == (False, False, 'ada@example.com')
+    assert not old.groups.exists() and not old.authentik_groups.exists()
+    assert list(UserSocialAuth.objects.filter(user=old).values_list('uid', flat=True)) == ['a' * 64]
+    assert not UserSocialAuth.objects.filter(uid='b' * 64).exists()
+    assert get_user_model().objects.filter(username__iexact='bob').count() == 1
+    error = next(record for record in caplog.records if record.levelname == 'ERROR')
+    assert error.name == 'netbox_authentik.scim_conflicts'
+    message = error.getMessage()
+    assert "NetBox user 'bob'" in message and 'b' * 64 in message and 'a' * 64 in message
+    assert 'deleted' in message and 'rename or delete' in message and 'link' in message
+
+
+def test_the_refusal_is_400_uniqueness_so_authentik_never_looks_the_name_up(scim):
+    scim('POST', 'Users', user_body('bob', sub='a' * 64))
+
+    refused = scim('POST', 'Users', user_body('bob', sub='b' * 64))
+
+    assert_error(refused, 400, 'uniqueness')
+    assert 'another Authentik identity' in refused.body['detail'] and 'a' * 64 not in refused.body['detail']
+
+
+def test_a_name_differing_in_case_never_adopts_an_active_account(scim, admins_mapping):
+    first = scim('POST', 'Users', user_body('Ada', sub='a' * 64)).body['id']
+    group_id = scim('POST', 'Groups', group_body()).body['id']
+
+    kept = authentik_pushes_user(scim, user_body('ada', sub='b' * 64))
+    authentik_adds_member(scim, group_id, kept)
+
+    assert kept is None
+    assert not get_user_model().objects.get(pk=first).is_superuser
+
+
+def test_once_the_old_account_is_renamed_the_new_person_is_created(scim):
+    former = scim('POST', 'Users', user_body('bob', sub='a' * 64)).body['id']
+    scim('DELETE', f'Users/{former}')
+    assert authentik_pushes_user(scim, user_body('bob', sub='b' * 64)) is None
+    get_user_model().objects.filter(pk=former).update(username='bob-former')
+
+    kept = authentik_pushes_user(scim, user_body('bob', sub='b' * 64))
+
+    assert kept not in (None, former)
+    assert UserSocialAuth.objects.get(user_id=kept).uid == 'b' * 64
+    assert get_user_model().objects.get(pk=former).is_active is False
+
+
+def test_once_the_old_account_is_linked_to_the_new_identity_it_is_adopted(scim):
+    """The same person, deleted and created again in Authentik: the admin re-links and the history stays."""
+    former = scim('POST', 'Users', user_body('bob', sub='a' * 64)).body['id']
+    scim('DELETE', f'Users/{former}')
+    UserSocialAuth.objects.filter(user_id=former).update(uid='b' * 64)
+
+    kept = authentik_pushes_user(scim, user_body('bob', sub='b' * 64))
+
+    assert kept == former
+    assert get_user_model().objects.get(pk=former).is_active is True
+    assert 'scim_deleted_at' not in UserSocialAuth.objects.get(user_id=former).extra_data
+
+
+def test_delete_records_when_authentik_deleted_the_person(scim):
+    pk = scim('POST', 'Users', user_body()).body['id']
+    scim('DELETE', f'Users/{pk}')
+    assert UserSocialAuth.objects.get(user_id=pk).extra_data['scim_deleted_at']
+
+
+def test_one_word_name_keeps_no_blank_last_name(scim):
+    """Authentik sends familyName ' ' for a one-word name."""
+    body = user_body('plato', email=None)
+    body['name'] = {'formatted': 'Plato', 'familyName': ' ', 'givenName': 'Plato'}
+
+    response = scim('POST', 'Users', body)
+
+    user = get_user_model().objects.get(username='plato')
+    assert (user.first_name, user.last_name) == ('Plato', '')
+    assert response.body['name'] == {'givenName': 'Plato', 'formatted': 'Plato'}
+    assert response.body['displayName'] == 'Plato'
 
 
 def test_put_user_active_false_deactivates_and_reactivation_restores(scim):
@@ -278,8 +380,6 @@ def test_body_that_is_not_json_is_400(scim, client):
 
 @pytest.mark.parametrize('expression', ['userName eq', 'nickName eq "x"', 'userName gt "a"', '((', 'userName eq "a" x'])
 def test_bad_filters_are_400_invalid_filter(scim, expression):
-    from urllib.parse import quote
-
     assert_error(scim('GET', 'Users?filter=' + quote(expression)), 400, 'invalidFilter')
 
 
@@ -370,6 +470,63 @@ def test_put_group_with_members_and_delete_group_re_evaluates(scim, admins_mappi
     assert scim('DELETE', f'Groups/{group_id}').status_code == 204
     assert not AuthentikGroup.objects.exists()
     assert not get_user_model().objects.get(pk=pk).is_superuser
+
+
+def test_put_only_group_sync_as_authentik_sends_it_without_patch(scim, admins_mapping):
+    """Authentik's default configuration (after a failed ServiceProviderConfig fetch): groups are PUT with their
+    members, and `members` is left out once the group has none."""
+    ada = scim('POST', 'Users', user_body()).body['id']
+    bob = scim('POST', 'Users', user_body('bob', sub='b' * 64, email=None)).body['id']
+    group_id = scim('POST', 'Groups', group_body()).body['id']
+
+    scim('PUT', f'Groups/{group_id}', {**group_body(), 'id': group_id, 'members': [{'value': ada}, {'value': bob}]})
+    assert {user.username for user in get_user_model().objects.filter(is_superuser=True)} >= {'ada', 'bob'}
+
+    scim('PUT', f'Groups/{group_id}', {**group_body(), 'id': group_id, 'members': [{'value': bob}]})
+    assert not get_user_model().objects.get(pk=ada).is_superuser
+    assert get_user_model().objects.get(pk=bob).is_superuser
+
+    put = scim('PUT', f'Groups/{group_id}', {**group_body(), 'id': group_id})
+    assert put.status_code == 200 and put.body['members'] == []
+    assert not get_user_model().objects.get(pk=bob).is_superuser
+    assert not AuthentikGroup.objects.get().members.exists()
+
+
+def test_a_group_pushed_again_after_its_connection_was_deleted_is_adopted_by_external_id(scim, admins_mapping):
+    """Authentik never pushes a rename back to an earlier name; deleting the group's SCIM connection in
+    Authentik makes it POST the group again, and NetBox adopts it by externalId with its members."""
+    pk = scim('POST', 'Users', user_body()).body['id']
+    group_id = scim('POST', 'Groups', group_body('netbox-admins')).body['id']
+    scim('PATCH', f'Groups/{group_id}', members('add', pk))
+    rename = {'Operations': [{'op': 'replace', 'value': {**group_body('staff'), 'id': group_id}}]}
+    scim('PATCH', f'Groups/{group_id}', rename)
+    assert not get_user_model().objects.get(pk=pk).is_superuser
+
+    again = scim('POST', 'Groups', group_body('netbox-admins'))
+
+    assert again.status_code == 201 and again.body['id'] == group_id
+    assert again.body['displayName'] == 'netbox-admins'
+    assert [member['value'] for member in again.body['members']] == [pk]
+    assert AuthentikGroup.objects.count() == 1
+    assert get_user_model().objects.get(pk=pk).is_superuser
+
+
+def test_authentiks_one_operation_per_member_patch_costs_time_linear_in_the_operations():
+    """Authentik sends one `add` operation per member; 10,000 of them once kept a worker busy for 27 s."""
+    from netbox_authentik.scim_patch import apply_patch
+    from netbox_authentik.scim_protocol import GROUP_NAMES
+
+    count = 20000
+    group = {'displayName': 'g', 'members': [{'value': str(n)} for n in range(count)]}
+    operations = [('add', 'members', [{'value': str(count + n)}]) for n in range(count)]
+    operations += [('remove', 'members', [{'value': str(n)}]) for n in range(0, count, 2)]
+
+    started = time.perf_counter()
+    patched = apply_patch(group, operations, GROUP_NAMES, {'members'})
+
+    assert time.perf_counter() - started < 2.0
+    assert len(patched['members']) == count + count // 2
+    assert patched['members'][0] == {'value': '1'} and patched['members'][-1] == {'value': str(2 * count - 1)}
 
 
 def test_groups_filter_on_display_name(scim):
@@ -514,6 +671,19 @@ def test_queries_per_request_do_not_grow_with_the_number_of_users(scim, admins_m
         )
 
     assert measure(10, 'a') == measure(100, 'b')
+
+
+def test_a_full_sync_that_changes_nothing_writes_nothing(scim):
+    pk = scim('POST', 'Users', user_body()).body['id']
+    before = UserSocialAuth.objects.get(user_id=pk).extra_data
+
+    with CaptureQueriesContext(connection) as queries:
+        response = scim('PUT', f'Users/{pk}', user_body(id=pk))
+
+    assert response.status_code == 200 and response.body['userName'] == 'ada'
+    writes = [query['sql'] for query in queries if query['sql'].split()[0] in ('INSERT', 'UPDATE', 'DELETE')]
+    assert writes == []
+    assert UserSocialAuth.objects.get(user_id=pk).extra_data == before
 
 
 # -- pages --------------------------------------------------------------------------------------------

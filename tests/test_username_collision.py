@@ -115,13 +115,12 @@ def test_a_new_identity_is_not_attached_to_a_signed_in_user_who_has_one(client, 
     page = client.get(response['Location'], follow=True)
     assert page.context['request'].user == alice  # still signed in as alice
     assert toast_messages(page) == [
-        'Your NetBox account is already linked to another Authentik account. Sign out of NetBox first, then sign in '
-        'again.'
+        'You are signed in to NetBox as alice. Sign out first, then sign in with Authentik.'
     ]
     assert list(alice.social_auth.values_list('uid', flat=True)) == [sub_of('alice')]
     assert usernames() == ['alice']
     [warning] = warnings(log)
-    assert f"Refused to link Authentik identity {sub_of('mallory')} to the signed-in NetBox user 'alice'" in warning
+    assert f"Refused to link Authentik identity {sub_of('mallory')} to 'alice', who is signed in" in warning
 
 
 def test_the_same_identity_signs_in_again_while_signed_in(client, authentik):

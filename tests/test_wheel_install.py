@@ -30,6 +30,10 @@ def test_wheel_installs_into_a_fresh_netbox_venv_and_passes_the_smoke_test(tmp_p
     python = tmp_path / 'venv' / 'bin' / 'python'
     run(python, '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', wheel, f'netbox=={version("netbox")}')
 
+    # The console script for API tokens is installed with the wheel and starts.
+    script = run(tmp_path / 'venv' / 'bin' / 'netbox-authentik-token', '--help')
+    assert 'usage: netbox-authentik-token' in script.stdout
+
     name = database.clone(f'nba_wheel_{isolation.run_id()}')
     try:
         smoke = run(

@@ -33,7 +33,7 @@ def runs(job):
 
 
 def test_workflows_pass_actionlint():
-    assert {path.name for path in WORKFLOWS} == {'ci.yml', 'release.yml'}
+    assert {path.name for path in WORKFLOWS} == {'ci.yml', 'release.yml', 'mutation.yml'}
     status, output = lint(*WORKFLOWS)
     assert status == 0, output
     assert output.strip().endswith('0 problem(s)')
@@ -87,3 +87,18 @@ def test_release_publishes_only_a_checked_and_smoke_tested_build():
     assert publish['permissions'] == {'id-token': 'write'}
     assert [step['uses'] for step in publish['steps'] if 'uses' in step][-1].startswith('pypa/gh-action-pypi-publish@')
     assert not any('password' in step.get('with', {}) for step in publish['steps'])
+
+
+def test_mutation_testing_is_a_workflow_of_its_own_over_every_listed_module():
+    from tests.tools.mutation import TESTS
+
+    mutation = workflow('mutation.yml')
+    assert 'pull_request' not in mutation['on'] and 'schedule' in mutation['on']  # slow: not on every push
+    [job] = mutation['jobs'].values()
+    assert job['container'].startswith('python:3.12-bookworm')
+    assert {'postgres', 'redis'} <= set(job['services'])
+    assert job['strategy']['matrix']['module'] == list(TESTS)
+    assert runs(job) == ['bash tests/mutation ${{ matrix.module }}']
+    # Not part of the suite CI runs: .ci/run is the README's test command alone.
+    assert 'mutation' not in (REPO / '.ci' / 'run').read_text()
+    assert 'mutation' not in (REPO / 'tests' / 'run').read_text()

@@ -13,7 +13,7 @@ from users.api.serializers import GroupSerializer, UserSerializer
 from users.models import Group
 
 from .. import linking
-from ..models import GroupMapping, rule_authority_problem
+from ..models import RULE_GRANTS_NOTHING, GroupMapping, rule_authority_problem, rule_grants_nothing
 
 __all__ = ('AssociationSerializer', 'GroupMappingSerializer')
 
@@ -142,4 +142,7 @@ class GroupMappingSerializer(NetBoxModelSerializer):
         request = self.context.get('request')
         if problem := rule_authority_problem(getattr(request, 'user', None), superuser, netbox_groups):
             raise exceptions.PermissionDenied(problem)
-        return super().validate(data)
+        data = super().validate(data)  # the model's own checks (the glob) first: they name the field at fault
+        if rule_grants_nothing(superuser, netbox_groups):
+            raise serializers.ValidationError({'non_field_errors': [str(RULE_GRANTS_NOTHING)]})
+        return data

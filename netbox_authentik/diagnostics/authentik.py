@@ -4,19 +4,18 @@ Each check fetches what Authentik serves now (no cache, no retry) and says, in o
 NetBox can rely on it and how to fix it when not.
 """
 
-import re
 import time
 from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
-import requests
 from django.conf import settings
 
 from .. import checks
 from .. import settings as plugin_settings
 from ..provider import WELL_KNOWN, normalize_endpoint
 from ..tokens import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS
+from .credentials import credentials_findings
 from .findings import FetchError, Finding, error, ok, warning
+from .http import send
 
 MAX_CLOCK_SKEW = 30
 REQUIRED_SCOPES = ('openid', 'profile')
@@ -82,34 +81,13 @@ def authentik_findings():
                 )
             )
     found += hmac_secret_findings(discovery)
+    found += credentials_findings(discovery, timeout)
     return found
 
 
 def fetch_json(url, timeout, not_found_hint):
     """GET a JSON document from Authentik (no cache, no retry); every failure is one FetchError."""
-    host = urlsplit(url).netloc
-    try:
-        response = requests.get(url, timeout=timeout, headers={'Accept': 'application/json'})
-    except requests.exceptions.SSLError as failure:
-        raise FetchError(
-            f'TLS error talking to {host}: {_reason(failure, "TLS handshake failed")}.',
-            'Give Authentik a certificate NetBox trusts, or point REQUESTS_CA_BUNDLE at the CA that signed it.',
-        ) from failure
-    except requests.Timeout as failure:
-        raise FetchError(
-            f'{host} did not answer within {timeout} s.',
-            'Check that NetBox can reach Authentik (firewall, proxy); if Authentik is just slow, '
-            f"raise {checks.CONFIG}['http_timeout'].",
-        ) from failure
-    except requests.ConnectionError as failure:
-        raise FetchError(
-            f'Cannot connect to {host}: {_reason(failure, "connection failed")}.',
-            f'Check the host and port in {checks.ENDPOINT} and that Authentik is running and reachable from NetBox.',
-        ) from failure
-    except requests.RequestException as failure:
-        raise FetchError(
-            f'Request to {url} failed: {type(failure).__name__}.', f'Check {checks.ENDPOINT}.'
-        ) from failure
+    response = send(url, timeout)
     if response.status_code == 404:
         raise FetchError(f'{url} answered HTTP 404 Not Found.', not_found_hint)
     if response.status_code != 200:
@@ -125,16 +103,6 @@ def fetch_json(url, timeout, not_found_hint):
             "The URL does not reach Authentik's API: check the endpoint, and any proxy or login "
             'page in front of Authentik.',
         ) from failure
-
-
-def _reason(failure, default):
-    """The OS or TLS reason inside a requests exception (its str() is a long urllib3 repr)."""
-    text = str(failure)
-    for pattern in (r'\[SSL: [A-Z_]+\] ([^(\'"]+?)\s*\(', r'\[SSL: [A-Z_]+\] ([^\'"]+)', r'\[Errno -?\d+\] ([^\'")]+)'):
-        match = re.search(pattern, text)
-        if match:
-            return match.group(1).strip().rstrip('.')
-    return default
 
 
 def _strings(value):
@@ -180,12 +148,12 @@ def signing_finding(endpoint, discovery, response, timeout):
             f'id_tokens are signed with {", ".join(algorithms)}, using the client secret: '
             'no signing key is selected in Authentik.',
             'In Authentik, edit the provider and select a Signing Key (e.g. the self-signed '
-            'certificate) so that id_tokens are signed with RS256.',
+            'certificate) so that id_tokens are signed with RS256, or apply `netbox authentik_blueprint`.',
         )
     return error(
         'signing',
         f'Authentik advertises no id_token signing algorithm NetBox accepts: {algorithms}.',
-        'In Authentik, select an RSA or EC Signing Key on the provider.',
+        'In Authentik, select an RSA or EC Signing Key on the provider, or apply `netbox authentik_blueprint`.',
     )
 
 
@@ -282,7 +250,8 @@ def scopes_finding(endpoint, discovery, response, timeout):
     scopes = _strings(discovery.get('scopes_supported'))
     hint = (
         "Add the default scope mappings 'authentik default OAuth Mapping: OpenID …' for openid, profile "
-        '(carries groups) and email to the provider (Advanced protocol settings > Scopes).'
+        '(carries groups) and email to the provider (Advanced protocol settings > Scopes), or apply '
+        '`netbox authentik_blueprint`.'
     )
     missing = [scope for scope in REQUIRED_SCOPES if scope not in scopes]
     if missing:

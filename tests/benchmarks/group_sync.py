@@ -5,6 +5,13 @@
 Runs both in one process on one cloned NetBox database and prints, for 0, 10, 100 and
 1,000 Authentik groups, the SQL queries and the median time of a first sign-in (the user
 is in no group yet) and of a repeat sign-in (nothing changed).
+
+Then, with 0, 1, 100 and 1,000 group mapping rules kept in NetBox (exact names and globs, some
+matching the person's 100 Authentik groups), the plugin's queries and median time of a repeat
+sign-in, and of the first sign-in after a rule changed (the rules are read again: one query more).
+
+The database is this run's own (a random name, cloned and dropped here, never the caller's
+NBA_DB_NAME); its Redis database is claimed as the tests claim theirs, and nothing in Redis is flushed.
 """
 
 import os
@@ -27,10 +34,13 @@ from django.db import connection  # noqa: E402
 from django.test import override_settings  # noqa: E402
 from users.models import Group, User  # noqa: E402
 
+from netbox_authentik import mapping_rules  # noqa: E402
+from netbox_authentik.models import GroupMapping  # noqa: E402
 from netbox_authentik.pipeline import sync_groups  # noqa: E402
 from tests.tools import database  # noqa: E402
 
 GROUP_COUNTS = (0, 10, 100, 1000)
+RULE_COUNTS = (0, 1, 100, 1000)
 
 
 # -- Authentik's documented pipeline functions, re-typed from its NetBox integration guide -------
@@ -127,10 +137,67 @@ def measure(step, names, runs):
     return first_queries, statistics.median(first_times), repeat_queries, statistics.median(repeat_times)
 
 
+def make_rules(count, netbox_groups):
+    """`count` enabled rules: every tenth a glob, the rest exact names; about one in ten matches the person."""
+    GroupMapping.objects.all().delete()
+    rules = GroupMapping.objects.bulk_create(
+        [
+            GroupMapping(authentik_group=f'team-{i:04}-*' if i % 10 == 0 else f'authentik-group-{i * 10:05}')
+            for i in range(count)
+        ]
+    )
+    through = GroupMapping.netbox_groups.through
+    through.objects.bulk_create(
+        [
+            through(groupmapping_id=rule.pk, group_id=netbox_groups[i % len(netbox_groups)].pk)
+            for i, rule in enumerate(rules)
+        ]
+    )
+    mapping_rules.bump_version()  # bulk_create sends no signal
+    return rules
+
+
+def count_queries(call):
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        started = time.perf_counter()
+        call()
+        elapsed = (time.perf_counter() - started) * 1000
+    return counter.count, elapsed
+
+
+def measure_rules(rule_count, netbox_groups, runs):
+    """Return (queries, median ms) of a repeat sign-in, and of the first sign-in after a rule changed."""
+    rules = make_rules(rule_count, netbox_groups)
+    user = User.objects.create(username=f'rules-{rule_count}')
+    response = {'groups': [f'authentik-group-{i:05}' for i in range(100)]}
+
+    def sign_in():
+        plugin_pipeline(Backend(), user, response)
+
+    sign_in()  # the first sign-in joins the mapped groups and loads the rules: not measured
+    repeat = [count_queries(sign_in) for _ in range(runs)]
+    changed = []
+    for run in range(runs):
+        if rules:
+            rules[-1].description = f'changed {run}'
+            rules[-1].save()  # a change that does not concern this person: the rules are read again
+        else:
+            mapping_rules.bump_version()
+        changed.append(count_queries(sign_in))
+    return (
+        max(queries for queries, _ms in repeat),
+        statistics.median(ms for _queries, ms in repeat),
+        max(queries for queries, _ms in changed),
+        statistics.median(ms for _queries, ms in changed),
+    )
+
+
 def main():
-    database.clone(os.environ['NBA_DB_NAME'])
+    name = os.environ['NBA_DB_NAME']
+    database.clone(name)  # a fresh random name: only this run's clone is ever dropped below
     try:
-        rows = []
+        rows, rule_rows = [], []
         with override_settings(PLUGINS_CONFIG=PLUGIN_CONFIG):
             for count in GROUP_COUNTS:
                 names = [f'authentik-group-{i:04}' for i in range(count)]
@@ -140,13 +207,22 @@ def main():
                     ("Authentik's documented pipeline", documented_pipeline),
                 ):
                     rows.append((count, label, *measure(step, names, runs)))
+        netbox_groups = [Group.objects.create(name=f'netbox-group-{i}') for i in range(10)]
+        with override_settings(PLUGINS_CONFIG={'netbox_authentik': {}}):
+            for count in RULE_COUNTS:
+                rule_rows.append((count, *measure_rules(count, netbox_groups, runs=11)))
         connection.close()
     finally:
-        database.drop(os.environ['NBA_DB_NAME'])
+        database.drop(name)
     print('| groups | implementation | first sign-in: queries | median ms | repeat sign-in: queries | median ms |')
     print('|---:|---|---:|---:|---:|---:|')
     for count, label, first_q, first_ms, repeat_q, repeat_ms in rows:
         print(f'| {count} | {label} | {first_q} | {first_ms:.1f} | {repeat_q} | {repeat_ms:.1f} |')
+    print()
+    print('| rules in NetBox | repeat sign-in: queries | median ms | after a rule changed: queries | median ms |')
+    print('|---:|---:|---:|---:|---:|')
+    for count, repeat_q, repeat_ms, changed_q, changed_ms in rule_rows:
+        print(f'| {count} | {repeat_q} | {repeat_ms:.1f} | {changed_q} | {changed_ms:.1f} |')
 
 
 if __name__ == '__main__':

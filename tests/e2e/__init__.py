@@ -20,6 +20,8 @@ NETWORK_ENGINEERS = 'Network Engineers'
 PLUGINS_CONFIG = {
     'superuser_groups': ['netbox-admins'],
     'group_map': {'network-engineers': NETWORK_ENGINEERS},
+    # NetBox API tokens in exchange for Authentik tokens (test_api_tokens.py).
+    'api_token_exchange': True,
 }
 # A local NetBox superuser with a password: the break-glass login while Authentik is down.
 LOCAL_SUPERUSER = ('admin', 'admin-e2e-password')

@@ -275,6 +275,45 @@ function assertProfile(claims, { username, name, email }) {
   assert.equal(claims.nickname, username);
 }
 
+
+// ---- tokens for machines and terminals ------------------------------------------
+
+const SERVICE_ACCOUNT = 'svc-automation';
+const APP_PASSWORD = 'svc-automation-app-password-0123456789';
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+// Exactly the claims of an Authentik 2025.12 access token (profile and email scopes); no jti.
+const ACCESS_TOKEN_CLAIMS = [
+  'iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'email', 'email_verified', 'name', 'given_name',
+  'preferred_username', 'nickname', 'groups', 'azp', 'uid', 'scope',
+].sort();
+
+async function tokenRequest(idp, fields, headers = {}) {
+  const response = await fetch(idp.discovery.token_endpoint, {
+    method: 'POST', headers, body: new URLSearchParams(fields),
+  });
+  return { status: response.status, json: await response.json() };
+}
+
+async function verifyAccessToken(idp, mode, accessToken) {
+  const key = mode === 'hs256'
+    ? new TextEncoder().encode(SECRET)
+    : jose.createRemoteJWKSet(new URL(idp.discovery.jwks_uri));
+  const { payload, protectedHeader } = await jose.jwtVerify(accessToken, key, {
+    issuer: idp.issuer, audience: CLIENT_ID, algorithms: [ALG[mode]],
+  });
+  assert.equal(protectedHeader.typ, 'JWT');
+  return payload;
+}
+
+// The person at the device page: the code from the terminal, then a password.
+async function approveDevice(idp, userCode, username, password) {
+  const page = await fetch(`${idp.origin}/device?code=${userCode}`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), new RegExp(`id="code"[^>]*value="${userCode}"`));
+  const answer = await fetch(`${idp.origin}/device`, postForm({ code: userCode, username, password }));
+  return answer.text();
+}
+
 // ---- the tests ----------------------------------------------------------------
 
 for (const mode of ['rs256', 'es256', 'hs256']) {
@@ -286,6 +325,25 @@ for (const mode of ['rs256', 'es256', 'hs256']) {
     after(async () => {
       const code = await idp.stop();
       assert.equal(code, 0, 'exits cleanly on SIGTERM');
+    });
+
+    test('client credentials: an Authentik-shaped JWT access token for a service account', async () => {
+      const { status, json } = await tokenRequest(idp, {
+        grant_type: 'client_credentials', client_id: CLIENT_ID, username: SERVICE_ACCOUNT, password: APP_PASSWORD, scope: SCOPE,
+      });
+      assert.equal(status, 200, JSON.stringify(json));
+      assert.equal(json.token_type, 'Bearer');
+      assert.equal(json.expires_in, 3600);
+      const claims = await verifyAccessToken(idp, mode, json.access_token);
+      assert.deepEqual(Object.keys(claims).sort(), ACCESS_TOKEN_CLAIMS);
+      assert.equal(claims.aud, CLIENT_ID);
+      assert.equal(claims.azp, CLIENT_ID);
+      assert.equal(claims.sub, sub(SERVICE_ACCOUNT));
+      assert.equal(claims.email, '');
+      assert.deepEqual(claims.groups, ['netbox-automation']);
+      assert.equal(claims.acr, 'goauthentik.io/providers/oauth2/default');
+      const idClaims = await verifyIdToken(idp, mode, json.id_token);
+      assert.ok(!('azp' in idClaims) && !('uid' in idClaims) && !('scope' in idClaims));
     });
 
     test('starts quickly and prints the issuer', (t) => {
@@ -416,7 +474,7 @@ for (const mode of ['rs256', 'es256', 'hs256']) {
           grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, client_id: CLIENT_ID, client_secret: 'wrong',
         }),
       });
-      assert.equal(r.status, 401);
+      assert.equal(r.status, 400); // as Authentik answers, not oidc-provider's 401
       assert.equal((await r.json()).error, 'invalid_client');
     });
 
@@ -521,6 +579,89 @@ for (const mode of ['rs256', 'es256', 'hs256']) {
     });
   });
 }
+
+describe('tokens for machines and terminals (rs256)', () => {
+  let idp;
+  before(async () => {
+    idp = await startIdp();
+  });
+  after(async () => {
+    assert.equal(await idp.stop(), 0);
+  });
+
+  test('discovery advertises the device endpoint and the grants', () => {
+    assert.equal(idp.discovery.device_authorization_endpoint, `${idp.origin}/application/o/device/`);
+    for (const grant of ['client_credentials', 'password', DEVICE_GRANT]) {
+      assert.ok(idp.discovery.grant_types_supported.includes(grant), grant);
+    }
+  });
+
+  test('client_secret as base64 username:app password, and grant_type password, are the same grant', async () => {
+    const secret = Buffer.from(`${SERVICE_ACCOUNT}:${APP_PASSWORD}`).toString('base64');
+    let r = await tokenRequest(idp, { grant_type: 'client_credentials', client_id: CLIENT_ID, client_secret: secret });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    r = await tokenRequest(idp, {
+      grant_type: 'password', client_id: CLIENT_ID, username: SERVICE_ACCOUNT, password: APP_PASSWORD,
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+  });
+
+  test('a wrong app password, a login password or another client is refused', async () => {
+    const base = { grant_type: 'client_credentials', client_id: CLIENT_ID, username: SERVICE_ACCOUNT };
+    assert.equal((await tokenRequest(idp, { ...base, password: 'wrong' })).json.error, 'invalid_grant');
+    // A person's login password is no app password.
+    const r = await tokenRequest(idp, { ...base, username: 'alice', password: 'alice-pass' });
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error, 'invalid_grant');
+    const other = await tokenRequest(idp, { ...base, client_id: 'other', password: APP_PASSWORD });
+    assert.equal(other.json.error, 'invalid_client');
+  });
+
+  test('the device code flow: pending, approved at /device, then tokens once', async () => {
+    const start = await fetch(idp.discovery.device_authorization_endpoint, {
+      method: 'POST', body: new URLSearchParams({ client_id: CLIENT_ID, scope: `${SCOPE} netbox:write` }),
+    });
+    const device = await start.json();
+    assert.match(device.user_code, /^\d{9}$/);
+    assert.equal(device.verification_uri, `${idp.origin}/device`);
+    assert.equal(device.verification_uri_complete, `${idp.origin}/device?code=${device.user_code}`);
+    const poll = { grant_type: DEVICE_GRANT, client_id: CLIENT_ID, device_code: device.device_code };
+    assert.equal((await tokenRequest(idp, poll)).json.error, 'authorization_pending');
+    assert.match(await approveDevice(idp, device.user_code, 'alice', 'wrong'), /Invalid username or password/);
+    assert.match(await approveDevice(idp, device.user_code, 'alice', 'alice-pass'), /id="device-done"/);
+    const { status, json } = await tokenRequest(idp, poll);
+    assert.equal(status, 200, JSON.stringify(json));
+    const claims = await verifyAccessToken(idp, 'rs256', json.access_token);
+    assert.equal(claims.sub, sub('alice'));
+    assert.equal(claims.scope, `${SCOPE} netbox:write`);
+    assert.ok(!('jti' in claims));
+    assert.equal((await tokenRequest(idp, poll)).json.error, 'invalid_grant');
+  });
+
+  test('introspection with HTTP Basic, revocation makes it inactive', async () => {
+    const { json } = await tokenRequest(idp, {
+      grant_type: 'client_credentials', client_id: CLIENT_ID, username: SERVICE_ACCOUNT, password: APP_PASSWORD, scope: SCOPE,
+    });
+    const basic = `Basic ${Buffer.from(`${CLIENT_ID}:${SECRET}`).toString('base64')}`;
+    const introspect = () => fetch(idp.discovery.introspection_endpoint, {
+      method: 'POST', headers: { authorization: basic }, body: new URLSearchParams({ token: json.access_token }),
+    });
+    let r = await introspect();
+    const answer = await r.json();
+    assert.equal(answer.active, true);
+    assert.equal(answer.client_id, CLIENT_ID);
+    assert.equal(answer.sub, sub(SERVICE_ACCOUNT));
+    r = await fetch(idp.discovery.introspection_endpoint, {
+      method: 'POST', body: new URLSearchParams({ token: json.access_token }),
+    });
+    assert.equal(r.status, 401);
+    r = await fetch(idp.discovery.revocation_endpoint, {
+      method: 'POST', headers: { authorization: basic }, body: new URLSearchParams({ token: json.access_token }),
+    });
+    assert.equal(r.status, 200);
+    assert.equal((await (await introspect()).json()).active, false);
+  });
+});
 
 describe('extras (rs256)', () => {
   let idp;

@@ -16,6 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { Front } from './lib/front.mjs';
+import { MachineTokens } from './lib/machine.mjs';
 import { MODES } from './lib/keys.mjs';
 import { createProvider } from './lib/provider.mjs';
 import { BUILTIN_USERS, UserDirectory } from './lib/users.mjs';
@@ -122,14 +123,24 @@ export async function startIdp(options) {
   const { port, address } = server.address();
   const issuer = `http://${urlHost(options.host)}:${port}/application/o/${options.slug}/`;
 
-  const { provider, paths } = createProvider({ ...options, issuer }, users);
+  const { provider, paths, jwks } = createProvider({ ...options, issuer }, users);
+  const machine = new MachineTokens({
+    issuer,
+    origin: new URL(issuer).origin,
+    paths,
+    mode: options.mode,
+    jwks,
+    clientId: options.clientId,
+    clientSecret: options.clientSecret,
+    users,
+  });
   // Where the front layer reaches itself for its own sub-requests (see
   // Front.endSession): the address actually bound, or loopback for a wildcard.
   let connectHost = address;
   if (connectHost === '0.0.0.0') connectHost = '127.0.0.1';
   if (connectHost === '::') connectHost = '::1';
   front = new Front({
-    provider, paths, mode: options.mode, users, clientId: options.clientId, connectHost, port,
+    provider, paths, mode: options.mode, users, clientId: options.clientId, connectHost, port, machine,
   });
 
   const close = () => new Promise((resolve) => {

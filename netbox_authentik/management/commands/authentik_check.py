@@ -17,8 +17,9 @@ class Command(BaseCommand):
         "Check NetBox's Authentik configuration against the live Authentik: discovery, issuer, signing keys, "
         'scopes, claims, logout and clock; print the URIs to register in Authentik. Prints one line per check '
         "(✓ passed, ! warning, ✗ failed, → to do) and exits 1 when a check failed. NetBox's address for the "
-        'URIs comes from --base-url, else from ALLOWED_HOSTS[0] (when it is a host name, not * or .domain) '
-        'with https, or http with --http. It also compares the discovery document and JWKS NetBox has cached '
+        'URIs comes from --base-url, else from the first CSRF_TRUSTED_ORIGINS entry, else from the first host '
+        'name in ALLOWED_HOSTS (not *, .domain or, while another is listed, a loopback address) with https, or '
+        'http with --http. It also compares the discovery document and JWKS NetBox has cached '
         'with what Authentik serves now; --refresh replaces the cached copies.'
     )
     # The command reports configuration errors itself; Django's checks would stop it before it says more.
@@ -34,7 +35,7 @@ class Command(BaseCommand):
         parser.add_argument(
             '--http',
             action='store_true',
-            help='With the address taken from ALLOWED_HOSTS[0]: NetBox is served over plain http.',
+            help='With the address taken from ALLOWED_HOSTS: NetBox is served over plain http.',
         )
         parser.add_argument(
             '--json',

@@ -11,6 +11,8 @@
 //   - RP-initiated logout without a confirmation click;
 //   - the login interaction (username + password, checked against the users);
 //   - implicit consent;
+//   - Authentik-shaped JWT access tokens for client credentials and the
+//     device code flow, and their introspection (lib/machine.mjs);
 //   - test hooks under /_test/.
 
 import { Buffer } from 'node:buffer';
@@ -20,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import { ACR } from './provider.mjs';
 import {
-  errorPage, loginPage, notFoundPage,
+  devicePage, errorPage, loginPage, notFoundPage,
 } from './pages.mjs';
 
 export const COUNTED_ENDPOINTS = ['discovery', 'jwks', 'authorize', 'token', 'userinfo', 'end_session'];
@@ -59,6 +61,13 @@ function send(res, status, body, headers = {}) {
   res.end(body);
 }
 
+// Authentik answers a wrong client ID or secret at the token endpoint with
+// 400 invalid_client; oidc-provider sends 401 (RFC 6749 allows both).
+function answerClientErrorsWith400(res) {
+  const writeHead = res.writeHead.bind(res);
+  res.writeHead = (status, ...rest) => writeHead(status === 401 ? 400 : status, ...rest);
+}
+
 function sendJson(res, status, value) {
   send(res, status, JSON.stringify(value), { 'content-type': 'application/json' });
 }
@@ -95,9 +104,10 @@ function mergeCookies(cookieHeader, setCookies) {
 
 export class Front {
   constructor({
-    provider, paths, mode, users, clientId, connectHost, port,
+    provider, paths, mode, users, clientId, connectHost, port, machine,
   }) {
     this.provider = provider;
+    this.machine = machine;
     this.providerCallback = provider.callback();
     this.paths = paths;
     this.mode = mode;
@@ -170,11 +180,15 @@ export class Front {
         send(res, 200, '');
         return;
       case paths.discovery:
+        if (internal) {
+          // oidc-provider serves discovery at /.well-known/openid-configuration
+          // below its mount point; we run it unmounted, so rewrite the path.
+          // The endpoint URLs it advertises come from `routes` (provider.mjs).
+          await this.forward(req, res, `/.well-known/openid-configuration${search}`);
+          return;
+        }
         await this.count('discovery');
-        // oidc-provider serves discovery at /.well-known/openid-configuration
-        // below its mount point; we run it unmounted, so rewrite the path.
-        // The endpoint URLs it advertises come from `routes` (provider.mjs).
-        await this.forward(req, res, `/.well-known/openid-configuration${search}`);
+        await this.discovery(req, res, search);
         return;
       case paths.jwks:
         await this.count('jwks');
@@ -192,15 +206,24 @@ export class Front {
         return;
       case paths.token:
         await this.count('token');
-        await this.forward(req, res);
+        answerClientErrorsWith400(res);
+        await this.machineOr(req, res, (form) => this.machine.token(form, req.headers.authorization));
+        return;
+      case paths.device_authorization:
+        await this.machineOr(req, res, (form) => this.machine.deviceAuthorization(form), false);
+        return;
+      case paths.device_verification:
+        await this.deviceVerification(req, res, new URLSearchParams(search));
         return;
       case paths.userinfo:
         await this.count('userinfo');
         await this.forward(req, res);
         return;
       case paths.revocation:
+        await this.machineOr(req, res, (form) => this.machine.revoke(form, req.headers.authorization));
+        return;
       case paths.introspection:
-        await this.forward(req, res);
+        await this.machineOr(req, res, (form) => this.machine.introspect(form, req.headers.authorization));
         return;
       case paths.end_session:
         if (internal) {
@@ -231,6 +254,62 @@ export class Front {
     }
 
     sendHtml(res, 404, notFoundPage());
+  }
+
+  // ---- tokens for machines and terminals (lib/machine.mjs) -----------------
+
+  // Answers a POST from lib/machine.mjs when it handles it; otherwise hands
+  // the request, its body already read, on to oidc-provider (which then
+  // reads req.body), or answers 404 when `fallback` is false.
+  async machineOr(req, res, handle, fallback = true) {
+    if (req.method !== 'POST') {
+      if (fallback) {
+        await this.forward(req, res);
+      } else {
+        send(res, 405, '', { allow: 'POST' });
+      }
+      return;
+    }
+    const body = await readBody(req);
+    const answer = handle(new URLSearchParams(body));
+    if (answer) {
+      sendJson(res, answer.status, answer.body);
+      return;
+    }
+    if (!fallback) {
+      sendHtml(res, 404, notFoundPage());
+      return;
+    }
+    req.body = body;
+    await this.forward(req, res);
+  }
+
+  async discovery(req, res, search) {
+    const answer = await this.subRequest(req, 'GET', `${this.paths.discovery}${search}`);
+    if (answer.status !== 200) {
+      this.relay(res, answer, []);
+      return;
+    }
+    sendJson(res, 200, this.machine.discoveryFields(JSON.parse(answer.body)));
+  }
+
+  async deviceVerification(req, res, query) {
+    const action = this.paths.device_verification;
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      sendHtml(res, 200, devicePage({ action, code: query.get('code') ?? '' }));
+      return;
+    }
+    if (req.method !== 'POST') {
+      send(res, 405, '', { allow: 'GET, POST' });
+      return;
+    }
+    const form = new URLSearchParams(await readBody(req));
+    const code = (form.get('code') ?? '').trim();
+    const username = form.get('username') ?? '';
+    const error = this.machine.approveDevice(code, username, form.get('password') ?? '');
+    sendHtml(res, 200, devicePage({
+      action, code, username, error, done: !error,
+    }));
   }
 
   // ---- login interaction and implicit consent ------------------------------

@@ -93,3 +93,26 @@ export function notFoundPage() {
   return layout('Not found - authentik-style test identity provider', `
   <h1>Not found</h1>`);
 }
+
+// The device code flow's page (Authentik: the brand's device-code flow). The field ids (`code`, `username`,
+// `password`) and the button text (`Continue`) are what the end-to-end tests look for.
+export function devicePage({ action, code = '', username = '', error, done }) {
+  if (done) {
+    return layout('Device authorized', `
+  <h1>Device authorized</h1>
+  <p id="device-done">You can close this page and go back to your terminal.</p>`);
+  }
+  const errorHtml = error ? `<p class="error" id="device-error" role="alert">${escapeHtml(error)}</p>` : '';
+  return layout('Authorize a device - authentik-style test identity provider', `
+  <h1>Authorize a device</h1>
+  ${errorHtml}
+  <form method="post" action="${escapeHtml(action)}" id="device-form">
+    <label for="code">Code shown on the device</label>
+    <input id="code" name="code" type="text" inputmode="numeric" value="${escapeHtml(code)}" required>
+    <label for="username">Username</label>
+    <input id="username" name="username" type="text" value="${escapeHtml(username)}" required>
+    <label for="password">Password</label>
+    <input id="password" name="password" type="password" required>
+    <button type="submit" id="device-submit">Continue</button>
+  </form>`);
+}

@@ -34,6 +34,9 @@ export function authentikPaths(slug) {
     introspection: '/application/o/introspect/',
     jwks: `${app}jwks/`,
     end_session: `${app}end-session/`,
+    // Tokens for machines and terminals (lib/machine.mjs).
+    device_authorization: '/application/o/device/',
+    device_verification: '/device',
   };
 }
 
@@ -218,5 +221,5 @@ export function createProvider(options, users) {
   };
 
   const provider = new Provider(issuer, configuration);
-  return { provider, paths };
+  return { provider, paths, jwks: configuration.jwks };
 }

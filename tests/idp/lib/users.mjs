@@ -28,6 +28,15 @@ export const BUILTIN_USERS = [
   // No `groups` key at all: models a removed or custom scope mapping.
   { username: 'noclaim', password: 'noclaim-pass', name: 'No Claim' },
   { username: 'many', password: 'many-pass', name: 'Many Groups', groups: MANY_GROUPS },
+  // An Authentik service account: no email, signs in only with its app password (client credentials).
+  {
+    username: 'svc-automation',
+    password: 'svc-automation-unused-login-password',
+    appPassword: 'svc-automation-app-password-0123456789',
+    name: 'svc-automation',
+    email: '',
+    groups: ['netbox-automation'],
+  },
 ];
 
 // Authentik's default subject mode, `hashed_user_id`, is a sha256 hex digest
@@ -65,6 +74,10 @@ function normalise(raw, index) {
   if (Object.hasOwn(raw, 'groups') && raw.groups !== undefined) {
     user.groups = raw.groups;
   }
+  // An app password (Authentik: Directory > Tokens and App passwords), for client credentials.
+  if (typeof raw.appPassword === 'string' && raw.appPassword) {
+    user.appPasswordDigest = sha256(raw.appPassword);
+  }
   return user;
 }
 
@@ -98,6 +111,15 @@ export class UserDirectory {
     const expected = user ? user.passwordDigest : sha256('\u0000no-such-user');
     const ok = timingSafeEqual(offered, expected);
     return user && ok ? user : undefined;
+  }
+
+  // The same, for an app password (client credentials); a user without one never matches.
+  authenticateAppPassword(username, appPassword) {
+    const user = this.byUsername.get(String(username ?? ''));
+    const offered = sha256(appPassword ?? '');
+    const expected = user?.appPasswordDigest ?? sha256('\u0000no-app-password');
+    const ok = timingSafeEqual(offered, expected);
+    return user?.appPasswordDigest && ok ? user : undefined;
   }
 
   findBySub(sub) {

@@ -1,0 +1,5 @@
+"""The Authentik blueprint NetBox writes for itself: the provider, application, SCIM provider and groups it needs.
+
+`netbox authentik_blueprint` and the "Authentik set-up" page print what `build.blueprint_text` returns; the
+entries themselves are pure data (`entries`) rendered as YAML with Authentik's tags (`yaml_text`).
+"""

@@ -1,0 +1,161 @@
+"""What docs/groups.md promises about group mapping rules kept in NetBox, each pinned by a test that can fail.
+
+Every worker keeps the rules in memory under a version token in Redis: a change that does not replace the
+token leaves the other workers on the old rules, which is what the token checks below catch.
+"""
+
+import pytest
+from django.core.cache import cache
+from django_redis.cache import RedisCache
+from social_django.models import UserSocialAuth
+from users.models import User
+
+from netbox_authentik import mapping_rules
+from netbox_authentik.filtersets import GroupMappingFilterSet
+from netbox_authentik.models import GroupMapping
+from tests.fake_authentik import authentik_claims
+from tests.test_group_mapping_sync import (
+    groups_of,
+    netbox_groups,
+    plugin_config,
+    rule,
+    sign_in,
+    user_changes,
+)
+
+pytestmark = pytest.mark.django_db
+# Fixtures of tests/test_group_mapping_sync.py, requested here by name.
+SHARED_FIXTURES = (sign_in, netbox_groups)
+
+
+# -- every change to a rule's NetBox groups reaches every worker ------------------------------------------
+
+
+@pytest.mark.parametrize('change', ['remove', 'clear', 'add', 'set'])
+def test_changing_a_rules_netbox_groups_replaces_the_version_every_worker_reads(netbox_groups, change):
+    mapping = rule('network-engineers', netbox_groups['Engineers'], netbox_groups['Ops'])
+    assert mapping_rules.database_rules()[0].netbox_groups == ('Engineers', 'Ops')
+    token = cache.get(mapping_rules.VERSION_KEY)
+
+    related = mapping.netbox_groups
+    expected = {
+        'remove': lambda: (related.remove(netbox_groups['Ops']), ('Engineers',))[1],
+        'clear': lambda: (related.clear(), ())[1],
+        'add': lambda: (related.add(netbox_groups['Admins']), ('Admins', 'Engineers', 'Ops'))[1],
+        'set': lambda: (related.set([netbox_groups['Users']]), ('Users',))[1],
+    }[change]()
+
+    assert cache.get(mapping_rules.VERSION_KEY) != token
+    # This process still holds the old rules in memory: only the new token makes it reload them.
+    assert mapping_rules.database_rules()[0].netbox_groups == expected
+
+
+# -- Redis down: the rules come from the database ----------------------------------------------------------
+
+
+def unreachable_redis():
+    """A real Redis client for a port nothing listens on: every call fails as with Redis down."""
+    return RedisCache('redis://127.0.0.1:1/0', {'OPTIONS': {'SOCKET_CONNECT_TIMEOUT': 1, 'SOCKET_TIMEOUT': 1}})
+
+
+def test_sign_in_applies_the_database_rules_while_redis_is_down(sign_in, netbox_groups, monkeypatch, caplog):
+    rule('network-*', netbox_groups['Engineers'])
+    rule('netbox-admins', superuser=True)
+    monkeypatch.setattr(mapping_rules, 'cache', unreachable_redis())
+
+    response = sign_in('alice', ['network-engineers', 'netbox-admins'])
+
+    assert response.status_code == 302 and response['Location'] == '/'
+    assert groups_of('alice') == {'Engineers'}
+    assert User.objects.get(username='alice').is_superuser
+    assert 'reading the rules from the database' in caplog.text
+
+
+def test_a_rule_change_while_redis_is_down_does_not_fail_and_applies(sign_in, netbox_groups, monkeypatch):
+    mapping = rule('network-*', netbox_groups['Engineers'])
+    monkeypatch.setattr(mapping_rules, 'cache', unreachable_redis())
+    mapping.netbox_groups.set([netbox_groups['Ops']])
+    sign_in('alice', ['network-engineers'])
+    assert groups_of('alice') == {'Ops'}
+
+
+# -- the effective view --------------------------------------------------------------------------------
+
+
+def linked(username, authentik_groups):
+    user = User.objects.create(username=username)
+    return UserSocialAuth.objects.create(
+        user=user, provider='authentik', uid=username * 8, extra_data={'groups': list(authentik_groups)}
+    )
+
+
+def test_preview_never_offers_a_group_that_does_not_exist(netbox_groups):
+    rule('ops-*', netbox_groups['Ops'])
+    link = linked('alice', ['ops-core', 'network-engineers'])
+    with plugin_config(group_map={'network-engineers': ['Ghosts', 'Engineers']}):
+        preview = mapping_rules.preview(link)
+    assert preview.add == ('Engineers', 'Ops')
+
+
+def test_preview_offers_a_group_that_the_sign_in_would_create(netbox_groups):
+    link = linked('alice', ['new-team'])
+    with plugin_config(auto_create_groups=True, group_filter='new-*'):
+        preview = mapping_rules.preview(link)
+    assert preview.add == ('new-team',)
+
+
+# -- the change log -------------------------------------------------------------------------------------
+
+
+def test_change_log_lists_exactly_the_groups_added_and_removed(sign_in, netbox_groups):
+    rule('ops-*', netbox_groups['Ops'])
+    rule('network-engineers', netbox_groups['Engineers'])
+    alice = User.objects.create(username='alice')
+    alice.groups.add(netbox_groups['Engineers'], netbox_groups['Manual'])
+    UserSocialAuth.objects.create(user=alice, provider='authentik', uid=authentik_claims('alice')['sub'])
+
+    # Ghosts is mapped but does not exist: it is not joined, so the change log must not list it.
+    with plugin_config(group_map={'ops-core': ['Ghosts']}):
+        sign_in('alice', ['ops-core'])
+
+    assert groups_of('alice') == {'Manual', 'Ops'}
+    [change] = user_changes('alice')
+    assert change.prechange_data == {'groups': ['Engineers', 'Manual'], 'is_superuser': False}
+    assert change.postchange_data == {'groups': ['Manual', 'Ops'], 'is_superuser': False}
+
+
+# -- the rule list's filters filter ---------------------------------------------------------------------
+
+
+def filtered(**query):
+    found = GroupMappingFilterSet(query, GroupMapping.objects.all()).qs
+    return sorted(found.values_list('authentik_group', flat=True))
+
+
+def test_rule_list_filters_leave_rules_out(netbox_groups):
+    rule('ops-*', netbox_groups['Ops'])
+    rule('team-?', netbox_groups['Engineers'])
+    rule('site-[ab]', netbox_groups['Users'])
+    rule('netbox-admins', superuser=True)
+    rule('network-engineers', netbox_groups['Engineers'], netbox_groups['Ops'])
+    GroupMapping.objects.filter(authentik_group='network-engineers').update(description='core routing team')
+
+    everything = filtered()
+    assert len(everything) == 5
+    assert filtered(glob='true') == ['ops-*', 'site-[ab]', 'team-?']
+    assert filtered(glob='false') == ['netbox-admins', 'network-engineers']
+    assert filtered(netbox_group_id=[netbox_groups['Ops'].pk]) == ['network-engineers', 'ops-*']
+    assert filtered(q='routing') == ['network-engineers']
+    assert filtered(q='site') == ['site-[ab]']
+
+
+def test_rule_list_page_filters_leave_rules_out(client, netbox_groups):
+    client.force_login(User.objects.create_user('root', is_superuser=True))
+    rule('ops-*', netbox_groups['Ops'])
+    rule('network-engineers', netbox_groups['Engineers'])
+    page = client.get('/plugins/authentik/group-mappings/', {'glob': 'true'}).content.decode()
+    assert 'ops-*' in page and 'network-engineers' not in page
+    page = client.get('/plugins/authentik/group-mappings/', {'netbox_group_id': netbox_groups['Engineers'].pk})
+    assert 'network-engineers' in page.content.decode() and 'ops-*' not in page.content.decode()
+    page = client.get('/plugins/authentik/group-mappings/', {'q': 'network'}).content.decode()
+    assert 'network-engineers' in page and 'ops-*' not in page

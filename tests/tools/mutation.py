@@ -1,0 +1,431 @@
+"""Mutation testing: plant one small bug at a time in a module and check that its tests fail.
+
+    bash tests/mutation netbox_authentik.groups                 # that module, with its usual test files
+    bash tests/mutation netbox_authentik.groups tests/test_x.py # that module, with the test files given
+    bash tests/mutation --list                                  # the modules and their usual test files
+
+Each mutant is one small change inside one function: a comparison turned round (== into !=, < into <=,
+in into not in), `and` into `or`, a `not` dropped, a condition negated, True into False, a number moved
+by one, a returned value replaced by None, a statement (a call, an assignment's effect) removed. A mutant
+the tests catch is killed; one they do not is a survivor, printed with its line, and either earns a new
+test or is written down with the reason it is harmless (docs/mutation.md).
+
+All mutants run inside one pytest session: the module's functions get the mutated code object in place
+(`function.__code__`), so every caller, even one that imported the function by name, runs the mutant,
+and PostgreSQL, Redis and Django are set up once. Module-level statements (constants, class bodies,
+decorators, default arguments) are not mutated. This file is a pytest plugin (`-p tests.tools.mutation`),
+and `python -m tests.tools.mutation tests-for MODULE` prints a module's usual test files.
+"""
+
+import ast
+import importlib
+import inspect
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+# The modules that decide who gets in and what changes, with the test files that cover each.
+TESTS = {
+    'netbox_authentik.groups': [
+        'tests/test_groups_mapping.py',
+        'tests/test_groups_edges.py',
+        'tests/test_group_sync.py',
+    ],
+    'netbox_authentik.mapping_rules': [
+        'tests/test_group_mappings.py',
+        'tests/test_group_mapping_sync.py',
+        'tests/test_mapping_rule_promises.py',
+    ],
+    'netbox_authentik.group_sync': [
+        'tests/test_group_sync.py',
+        'tests/test_group_mapping_sync.py',
+        'tests/test_mapping_rule_promises.py',
+    ],
+    'netbox_authentik.linking': ['tests/test_linking.py', 'tests/test_association_views.py'],
+    'netbox_authentik.scim_filters': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.scim_patch': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.scim_parsing': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.scim_protocol': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.scim': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.provisioning': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.sessions': [
+        'tests/test_backchannel_sessions.py',
+        'tests/test_backchannel_logout.py',
+        'tests/test_scim_promises.py',
+    ],
+    'netbox_authentik.backchannel': ['tests/test_backchannel_logout.py', 'tests/test_backchannel_sessions.py'],
+    'netbox_authentik.tokens': ['tests/test_id_token.py', 'tests/test_malformed_tokens.py'],
+    'netbox_authentik.pipeline': ['tests/test_sign_in.py', 'tests/test_sign_in_guards.py'],
+}
+
+# Survivors judged harmless, each with its reason (docs/mutation.md): they are reported, not failed.
+# Key: (module, function, mutation, the mutated line as written, stripped).
+HARMLESS = {
+    # str.find from a position >= 1 returns -1 or a position >= 1: `< 0`, `< 1` and `<= 0` all read alike.
+    ('netbox_authentik.groups', 'glob_problem', '0 -> 1', 'if end < 0:'): 'equivalent: end is never 0',
+    ('netbox_authentik.groups', 'glob_problem', 'Lt -> LtE', 'if end < 0:'): 'equivalent: end is never 0',
+}
+
+COMPARISONS = {
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Lt: ast.LtE,
+    ast.LtE: ast.Lt,
+    ast.Gt: ast.GtE,
+    ast.GtE: ast.Gt,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    number: int
+    function: str  # the qualified name of the top-level function or method it lives in
+    line: int
+    description: str
+
+
+class Mutator(ast.NodeTransformer):
+    """Walks a module; counts the places it can mutate, and mutates the one numbered `target` (if any)."""
+
+    def __init__(self, target=None):
+        self.target = target
+        self.found = []
+        self.function = None
+
+    def _here(self, node, description):
+        """Record a mutation point; True when it is the one to apply."""
+        number = len(self.found)
+        self.found.append(Mutant(number, self.function, node.lineno, description))
+        return number == self.target
+
+    # Only function bodies are mutated: their code objects can be swapped in a running process.
+    def visit_ClassDef(self, node):
+        if self.function is not None:
+            return self.generic_visit(node)
+        outer = getattr(self, 'class_name', None)
+        self.class_name = f'{outer}.{node.name}' if outer else node.name
+        node.body = [self.visit(statement) for statement in node.body]
+        self.class_name = outer
+        return node
+
+    def visit_FunctionDef(self, node):
+        if self.function is not None:
+            return self.generic_visit(node)
+        owner = getattr(self, 'class_name', None)
+        self.function = f'{owner}.{node.name}' if owner else node.name
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]  # the docstring
+        new_body = []
+        for statement in body:
+            result = self.visit(statement)
+            new_body.extend(result if isinstance(result, list) else [result])
+        node.body = node.body[: len(node.body) - len(body)] + (new_body or [ast.Pass()])
+        self.function = None
+        return node
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def _in_function(self):
+        return self.function is not None
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if not self._in_function():
+            return node
+        for position, operator in enumerate(node.ops):
+            swapped = COMPARISONS.get(type(operator))
+            if swapped and self._here(node, f'{type(operator).__name__} -> {swapped.__name__}'):
+                node.ops[position] = swapped()
+        return node
+
+    def visit_BoolOp(self, node):
+        self.generic_visit(node)
+        if self._in_function():
+            name = 'and -> or' if isinstance(node.op, ast.And) else 'or -> and'
+            if self._here(node, name):
+                node.op = ast.Or() if isinstance(node.op, ast.And) else ast.And()
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if self._in_function() and isinstance(node.op, ast.Not) and self._here(node, 'not x -> x'):
+            return node.operand
+        return node
+
+    def _negate_test(self, node):
+        if not self._in_function() or isinstance(node.test, (ast.Compare, ast.UnaryOp, ast.BoolOp)):
+            return  # comparisons, `not` and and/or have their own mutations
+        if self._here(node.test, 'condition negated'):
+            node.test = ast.UnaryOp(op=ast.Not(), operand=node.test)
+
+    def visit_If(self, node):
+        self.generic_visit(node)
+        self._negate_test(node)
+        return node
+
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        self._negate_test(node)
+        return node
+
+    def visit_While(self, node):
+        self.generic_visit(node)
+        self._negate_test(node)
+        return node
+
+    def visit_Constant(self, node):
+        if not self._in_function():
+            return node
+        value = node.value
+        if isinstance(value, bool):
+            if self._here(node, f'{value} -> {not value}'):
+                return ast.copy_location(ast.Constant(not value), node)
+        elif isinstance(value, int) and self._here(node, f'{value} -> {value + 1}'):
+            return ast.copy_location(ast.Constant(value + 1), node)
+        return node
+
+    def visit_Return(self, node):
+        self.generic_visit(node)
+        if not self._in_function() or node.value is None:
+            return node
+        if isinstance(node.value, ast.Constant) and node.value.value is None:
+            return node
+        if self._here(node, 'return value -> None'):
+            node.value = ast.copy_location(ast.Constant(None), node.value)
+        return node
+
+    def _removable(self, node):
+        self.generic_visit(node)
+        if self._in_function() and self._here(node, f'{type(node).__name__.lower()} statement removed'):
+            return ast.copy_location(ast.Pass(), node)
+        return node
+
+    def visit_Expr(self, node):
+        if isinstance(node.value, ast.Constant):
+            return node  # a string used as a comment
+        return self._removable(node)
+
+    def visit_Assign(self, node):
+        # Dropping an assignment usually leaves a name unbound (caught by any test that reaches it); dropping
+        # one to an attribute or item (user.is_active = False) is the realistic bug.
+        if any(isinstance(target, (ast.Attribute, ast.Subscript)) for target in node.targets):
+            return self._removable(node)
+        return self.generic_visit(node)
+
+    def visit_AugAssign(self, node):
+        return self._removable(node)
+
+    # Nothing inside these is mutated: annotations and f-string parts only shape text or types.
+    def visit_JoinedStr(self, node):
+        return node
+
+    def visit_AnnAssign(self, node):
+        return node
+
+
+def mutants(source):
+    mutator = Mutator()
+    mutator.visit(ast.parse(source))
+    return mutator.found
+
+
+def mutated_code(source, filename, mutant):
+    """The code object of `mutant.function` with the mutant applied."""
+    tree = ast.parse(source)
+    Mutator(target=mutant.number).visit(tree)
+    ast.fix_missing_locations(tree)
+    module_code = compile(tree, filename, 'exec')
+    return _find_code(module_code, mutant.function)
+
+
+def _find_code(code, qualname):
+    for constant in code.co_consts:
+        if inspect.iscode(constant):
+            if constant.co_qualname == qualname:
+                return constant
+            found = _find_code(constant, qualname)
+            if found is not None:
+                return found
+    return None
+
+
+def live_function(module, qualname):
+    """The function object behind `qualname` in the imported module (through decorators and descriptors)."""
+    owner = module
+    for part in qualname.split('.'):
+        owner = vars(owner)[part] if isinstance(owner, type) else getattr(owner, part)
+    if isinstance(owner, (staticmethod, classmethod)):
+        owner = owner.__func__
+    if isinstance(owner, property):
+        owner = owner.fget
+    owner = inspect.unwrap(owner)
+    if not inspect.isfunction(owner) or owner.__code__.co_qualname != qualname:
+        return None
+    return owner
+
+
+class MutantTimeout(Exception):
+    """A mutant ran far longer than the unmutated tests (an endless loop): counted as killed."""
+
+
+def _on_alarm(signum, frame):
+    raise MutantTimeout('the mutant made the tests run too long')
+
+
+# -- the pytest plugin --------------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup('mutation')
+    group.addoption('--mutate', metavar='MODULE', help='run the collected tests against each mutant of MODULE')
+    group.addoption('--mutation-report', metavar='PATH', help='also write the survivors to PATH (Markdown)')
+    group.addoption('--mutant', type=int, action='append', help='run only the mutant with this number')
+
+
+def _run_items(session, items, stop_at_first_failure):
+    """Run `items` as pytest would, without reporting; return the failing items.
+
+    Each round ends torn down to the session: session fixtures (the cloned database) stay up for the next
+    round, which may start in another test file.
+    """
+    from _pytest.runner import runtestprotocol
+
+    failed = []
+    for index, item in enumerate(items):
+        following = items[index + 1] if index + 1 < len(items) else session
+        reports = runtestprotocol(item, nextitem=following, log=False)
+        if any(report.failed for report in reports):
+            failed.append(item)
+            if stop_at_first_failure:
+                session._setupstate.teardown_exact(session)
+                break
+    return failed
+
+
+def _say(config, text):
+    reporter = config.pluginmanager.get_plugin('terminalreporter')
+    reporter.write_line(text) if reporter else print(text)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    module_name = session.config.getoption('--mutate')
+    if not module_name:
+        return None
+    if not session.items:
+        raise pytest.UsageError('no tests collected to run against the mutants')
+    config = session.config
+    module = importlib.import_module(module_name)
+    path = Path(module.__file__)
+    source = path.read_text()
+
+    started = time.monotonic()
+    failed = _run_items(session, list(session.items), stop_at_first_failure=False)
+    baseline = time.monotonic() - started
+    if failed:
+        session._setupstate.teardown_exact(None)
+        names = ', '.join(item.nodeid for item in failed)
+        raise pytest.UsageError(f'the tests fail before any mutation: {names}')
+    limit = max(60.0, 10 * baseline)
+
+    chosen = config.getoption('--mutant')
+    found = [mutant for mutant in mutants(source) if chosen is None or mutant.number in chosen]
+    lines = source.splitlines()
+    _say(config, f'\n{module_name}: {len(found)} mutants, {len(session.items)} tests ({baseline:.0f} s unmutated)')
+    killers, survivors, skipped, harmless = [], [], [], []
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        for mutant in found:
+            function = live_function(module, mutant.function)
+            code = mutated_code(source, str(path), mutant) if function else None
+            if function is None or code is None or len(code.co_freevars) != len(function.__code__.co_freevars):
+                skipped.append(mutant)
+                _say(config, f'  #{mutant.number} line {mutant.line} {mutant.description}: SKIPPED (not swappable)')
+                continue
+            original = function.__code__
+            # Tests that killed earlier mutants run first: most mutants then die at their first test.
+            order = killers + [item for item in session.items if item not in killers]
+            function.__code__ = code
+            signal.setitimer(signal.ITIMER_REAL, limit)
+            try:
+                failing = _run_items(session, order, stop_at_first_failure=True)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                function.__code__ = original
+            if failing:
+                if failing[0] not in killers:
+                    killers.append(failing[0])
+                continue
+            text = lines[mutant.line - 1].strip()
+            reason = HARMLESS.get((module_name, mutant.function, mutant.description, text))
+            if reason:
+                harmless.append(mutant)
+                _say(config, f'  harmless #{mutant.number} line {mutant.line}: {mutant.description}: {reason}')
+                continue
+            survivors.append(mutant)
+            _say(
+                config,
+                f'  SURVIVED #{mutant.number} line {mutant.line} in {mutant.function}: {mutant.description}: {text}',
+            )
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+        session._setupstate.teardown_exact(None)
+    killed = len(found) - len(survivors) - len(skipped) - len(harmless)
+    _say(
+        config,
+        f'{module_name}: {killed} killed, {len(survivors)} survived, {len(harmless)} harmless, '
+        f'{len(skipped)} skipped of {len(found)} mutants in {time.monotonic() - started:.0f} s',
+    )
+    report = config.getoption('--mutation-report')
+    if report:
+        _write_report(Path(report), module_name, found, survivors, harmless, skipped, lines)
+    session.testsfailed = len(survivors)
+    return True
+
+
+def _write_report(path, module_name, found, survivors, harmless, skipped, lines):
+    killed = len(found) - len(survivors) - len(harmless) - len(skipped)
+    rows = [
+        f'## {module_name}',
+        '',
+        f'{len(found)} mutants: {killed} killed, {len(survivors)} survived, {len(harmless)} harmless, '
+        f'{len(skipped)} skipped.',
+        '',
+    ]
+    for label, group in (('SURVIVED', survivors), ('harmless', harmless), ('skipped', skipped)):
+        rows += [
+            f'- {label} #{mutant.number} line {mutant.line} `{mutant.function}`: {mutant.description}: '
+            f'`{lines[mutant.line - 1].strip()}`'
+            for mutant in group
+        ]
+    path.write_text('\n'.join(rows) + '\n')
+
+
+def main(arguments):
+    if arguments[:1] == ['tests-for'] and len(arguments) == 2:
+        if arguments[1] not in TESTS:
+            print(f'No usual test files for {arguments[1]}: give them after the module.', file=sys.stderr)
+            return 1
+        print(' '.join(TESTS[arguments[1]]))
+        return 0
+    if arguments == ['--list']:
+        for module, files in TESTS.items():
+            print(f'{module}: {" ".join(files)}')
+        return 0
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
