@@ -22,7 +22,7 @@ class NetBoxAuthentikConfig(PluginConfig or object):
     min_version = '4.7.0'
     # Compared as a full version: 4.7.99 admits every 4.7 patch release.
     max_version = '4.7.99'
-    # Every key, its default and what it does: netbox_authentik/settings.py (SETTINGS) and the README.
+    # Every key, its default and what it does: netbox_authentik/settings.py (SETTINGS) and docs/configuration.md.
     default_settings = {}
     # Sessions a back-channel logout ended (netbox_authentik/sessions/registry.py); logout that ends the Authentik
     # session, and login_redirect (netbox_authentik/sessions/logout.py).

@@ -1,6 +1,7 @@
 """Forms of the association pages (link a NetBox user to an Authentik identity) and of the group mapping rules."""
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from netbox.context import current_request
@@ -10,6 +11,7 @@ from netbox.forms import (
     NetBoxModelForm,
     NetBoxModelImportForm,
 )
+from social_core.backends.utils import load_backends
 from social_django.models import UserSocialAuth
 from users.models import Group
 from utilities.forms import BOOLEAN_WITH_BLANK_CHOICES
@@ -35,10 +37,26 @@ __all__ = (
 )
 
 
+def _link_provider_choices():
+    """The sign-in backends a link can be for: this plugin's, NetBox's other social backends, and those that
+    links already name (`oidc`, left by the generic backend until `authentik_migrate_oidc` moves them)."""
+    names = {
+        linking.PROVIDER,
+        *load_backends(settings.AUTHENTICATION_BACKENDS),
+        *UserSocialAuth.objects.values_list('provider', flat=True).distinct(),
+    }
+    return [(name, name) for name in sorted(names)]
+
+
 class AssociationForm(forms.ModelForm):
     """Link an existing NetBox user to an Authentik identity (its `sub`). Only superusers may save it."""
 
     user = DynamicModelChoiceField(queryset=get_user_model().objects.all(), label=_('NetBox user'))
+    provider = forms.ChoiceField(
+        choices=_link_provider_choices,
+        label=_('Provider'),
+        help_text=_("The sign-in backend: 'authentik' for this plugin."),
+    )
     allow_second_identity = forms.BooleanField(
         required=False,
         label=_('Allow a second identity'),
@@ -53,9 +71,8 @@ class AssociationForm(forms.ModelForm):
     class Meta:
         model = UserSocialAuth
         fields = ('user', 'provider', 'uid')
-        labels = {'provider': _('Provider'), 'uid': _('Authentik uid (sub)')}
+        labels = {'uid': _('Authentik uid (sub)')}
         help_texts = {
-            'provider': _("The sign-in backend's name: 'authentik' for this plugin."),
             'uid': _(
                 "The user's <code>sub</code> claim in Authentik's tokens; it depends on the provider's "
                 'subject mode (hashed user ID by default).'

@@ -16,6 +16,7 @@ from users.constants import CONSTRAINT_TOKEN_USER
 from utilities.permissions import permission_is_exempt, qs_filter_from_constraints
 from utilities.querysets import RestrictedQuerySet
 
+from . import guide
 from .groups.plan import glob_problem, is_glob
 
 __all__ = (
@@ -177,6 +178,12 @@ class GroupMapping(NetBoxModel):
 
     def get_absolute_url(self):
         return reverse('plugins:netbox_authentik:groupmapping', args=[self.pk])
+
+    @property
+    def docs_url(self):
+        # NetBox's Help button would open {STATIC_URL}docs/models/netbox_authentik/groupmapping/, which NetBox
+        # does not have: the plugin's guide explains rules instead.
+        return guide.GROUP_MAPPING_PAGE
 
     @property
     def is_glob(self):

@@ -49,7 +49,7 @@ SETTINGS = {
     'metadata_cache_seconds': Setting(3600, (int,), positive=True),
     # Timeout in seconds of every request NetBox makes to Authentik.
     'http_timeout': Setting(10, (int, float), positive=True),
-    # Group sync: see groups/plan.py and the README.
+    # Group sync: see groups/plan.py and docs/groups.md.
     'group_sync': Setting('mirror', (str,), GROUP_SYNC_CHOICES),
     'group_map': Setting({}, (dict,)),
     'auto_create_groups': Setting(False, (bool,)),

@@ -7,6 +7,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from netbox.tables import NetBoxTable, columns
 from social_django.models import UserSocialAuth
+from utilities.templatetags.builtins.filters import placeholder
 
 from .groups.plan import DATABASE, GROUP_MAP, SUPERUSER_GROUPS
 from .links import linking
@@ -35,8 +36,12 @@ GROUPS_SHOWN = 5
 class AuthentikGroupsColumn(tables.Column):
     """The Authentik groups of the last sign-in: the first few and a count; all of them on the detail page."""
 
+    empty_values = ()  # no groups and no groups claim alike get render()'s dash
+
     def render(self, record, value):
         groups = linking.synced_groups(record) or []
+        if not groups:
+            return placeholder(None)  # a person in no group: the dash the detail page shows, not a blank cell
         shown = format_html_join(', ', '{}', ((name,) for name in groups[:GROUPS_SHOWN]))
         if len(groups) <= GROUPS_SHOWN:
             return shown
@@ -69,7 +74,7 @@ class LabelledLinkActionsColumn(LinkActionsColumn):
 class AssociationTable(NetBoxTable):
     """Links: NetBox user, Authentik identity and what the last sign-in recorded. No token ever appears."""
 
-    user = tables.Column(linkify=True, verbose_name=_('User'))
+    user = tables.Column(verbose_name=_('User'), order_by=('user__username',))
     email = tables.Column(accessor='user__email', verbose_name=_('Email'))
     provider = tables.Column(verbose_name=_('Provider'))
     uid = tables.Column(verbose_name=_('Authentik uid (sub)'))
@@ -124,21 +129,24 @@ class AssociationTable(NetBoxTable):
             'modified',
             'actions',
         )
-        default_columns = (
-            'user',
-            'email',
-            'provider',
-            'uid',
-            'user_identities',
-            'groups',
-            'created',
-            'last_sign_in',
-            'provisioned_by_scim',
-            'scim_updated_at',
-        )
+        # What fits a 1280 px window with NetBox's menu open: the user (with their email beneath), the identity,
+        # the groups and the last sign-in. Provider, created, SCIM and the rest are a "Configure Table" away.
+        default_columns = ('user', 'uid', 'user_identities', 'groups', 'last_sign_in')
         empty_text = _('No Authentik identity links')
 
-    uid_width = '14em'
+    uid_width = '10em'
+
+    def render_user(self, record, value):
+        # The email beneath the name: one column where two would push the row actions off the screen.
+        link = format_html('<a href="{}">{}</a>', value.get_absolute_url(), value)
+        if not value.email or ('email' in self.columns and self.columns['email'].visible):
+            return link
+        # Wrapped after the @ when the column is narrow, not in the middle of a word.
+        local, at, domain = value.email.rpartition('@')
+        return format_html('{}<div class="small text-secondary">{}{}<wbr>{}</div>', link, local, at, domain)
+
+    def value_user(self, value):
+        return str(value)
 
     def render_uid(self, record, value):
         # A hashed_user_id sub is 64 characters: shortened here, whole in the tooltip, the export and the detail page.
@@ -172,7 +180,10 @@ class UserAssociationTable(AssociationTable):
     uid_width = '8em'  # room in the narrow panel for the labelled unlink button
 
     class Meta(AssociationTable.Meta):
-        exclude = ('pk', 'id', 'user', 'email', 'user_identities', 'groups', 'groups_synced_at', 'created', 'modified')
+        # Half of NetBox's page at 1280 px: the identity, its last sign-in and the buttons. The rest is on the
+        # link's own page, one click on the uid away.
+        exclude = tuple(name for name in AssociationTable.Meta.fields if name not in ('uid', 'last_sign_in', 'actions'))
+        default_columns = ('uid', 'last_sign_in')
         empty_text = _('Not linked to an Authentik identity')
 
 

@@ -27,7 +27,7 @@ from utilities.forms import DeleteForm
 from utilities.htmx import htmx_partial
 from utilities.views import ContentTypePermissionRequiredMixin, get_action_url, register_model_view
 
-from . import filtersets, forms, tables
+from . import filtersets, forms, guide, tables
 from .forms import EffectiveRulesForm
 from .groups import resync
 from .groups import rules as mapping_rules
@@ -148,6 +148,8 @@ class AssociationEditView(generic.ObjectEditView):
     def alter_object(self, obj, request, url_args, url_kwargs):
         # The form checks who is linking (only superusers may link), as NetBox's token form does.
         obj._request = request
+        # NetBox's Help button on the edit page (a link row has no docs_url of its own).
+        obj.docs_url = guide.IDENTITY_LINK_PAGE
         return obj
 
 

@@ -570,7 +570,7 @@ def test_problems_are_logged_once_at_the_first_request_not_at_start_up(caplog):
         (
             'ERROR',
             f"netbox_authentik.E009: {CONFIG}: Unknown setting 'grup_map'. Did you mean 'group_map'? HINT: "
-            'Rename or remove it; the README lists every setting.',
+            'Rename or remove it; docs/configuration.md lists every setting.',
         ),
     ]
 

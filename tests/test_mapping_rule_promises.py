@@ -1,4 +1,4 @@
-"""What the README promises about group mapping rules kept in NetBox, each pinned by a test that can fail.
+"""What docs/groups.md promises about group mapping rules kept in NetBox, each pinned by a test that can fail.
 
 Every worker keeps the rules in memory under a version token in Redis: a change that does not replace the
 token leaves the other workers on the old rules, which is what the token checks below catch.

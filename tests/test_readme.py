@@ -66,9 +66,12 @@ def test_every_fenced_block_names_its_language():
             assert match.group(1), f'{document.name}: a ``` block without a language: {match.group(2)[:60]!r}'
 
 
-def test_logging_snippet_is_valid_python_and_shows_the_plugins_info_lines():
-    section = README.read_text().split('\n## Logging\n', 1)[1]
+def test_logging_snippet_is_valid_python_and_shows_the_plugins_info_lines_with_time_level_and_logger():
+    section = (REPO / 'docs' / 'operations.md').read_text().split('\n## Logging\n', 1)[1]
     snippet = re.search(r'```python\n(.*?)```', section, re.S).group(1)
     result = subprocess.run([sys.executable, '-c', snippet + SHOW_INFO], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == 'Synced Authentik groups for alice\n'
+    assert re.fullmatch(
+        r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO netbox_authentik\.pipeline: Synced Authentik groups for alice\n',
+        result.stderr,
+    ), result.stderr

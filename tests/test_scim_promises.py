@@ -1,4 +1,4 @@
-"""What the README promises about SCIM provisioning, each pinned by a test that fails when the promise breaks.
+"""What docs/scim.md promises about SCIM provisioning, each pinned by a test that fails when the promise breaks.
 
 Sessions are real: alice signs in through the fake Authentik in a browser of her own, and whether she is
 still signed in is what NetBox's home page shows that browser.

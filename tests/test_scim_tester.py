@@ -41,7 +41,7 @@ def run_checks():
         return check_server(client)
 
 
-# Every check this service provider fails on purpose, named exactly: (resource type, check, status, the
+# Every check this service provider fails on purpose (docs/scim.md), named exactly: (resource type, check, status, the
 # server's reason with generated ids shown as <id>) -> why it cannot pass. Anything else that does not
 # pass, a CRITICAL result included, fails the test; so does one of these passing or failing otherwise.
 EXTERNAL_ID = "'externalId' is required: the Authentik user's uid (the sub it signs in with)"

@@ -1,4 +1,4 @@
-"""The README's promise: Authentik's discovery and JWKS are refreshed for an unverifiable token at most once per
+"""docs/security.md's promise: Authentik's discovery and JWKS are refreshed for an unverifiable token at most once per
 30 s across all workers, and again once those 30 s have passed."""
 
 import pytest
@@ -10,7 +10,7 @@ from tests.test_signing_key_change import authentik_signing_with, forged_hs256, 
 
 pytestmark = pytest.mark.django_db
 
-README_INTERVAL = 30  # seconds, as the README says ("How it works")
+DOCUMENTED_INTERVAL = 30  # seconds, as docs/security.md says ("How it works")
 
 
 def fetches(mock):
@@ -24,9 +24,9 @@ def test_a_forged_token_refreshes_once_then_not_for_thirty_seconds(client, mock)
     assert sign_in(client, authentik, forged_hs256)['Location'] == '/login/'
     assert fetches(mock) == (2, 2)  # the cold fetch and one refresh
 
-    # The refresh is remembered, for every worker, in Redis: for the README's 30 s, not longer.
+    # The refresh is remembered, for every worker, in Redis: for the documented 30 s, not longer.
     lock = metadata.cache_key('metadata-refresh', DISCOVERY_URL)
-    assert README_INTERVAL - 5 <= cache.ttl(lock) <= README_INTERVAL
+    assert DOCUMENTED_INTERVAL - 5 <= cache.ttl(lock) <= DOCUMENTED_INTERVAL
     assert sign_in(client, authentik, forged_hs256)['Location'] == '/login/'
     assert fetches(mock) == (2, 2)
 

@@ -1,7 +1,7 @@
 """Configuration problems: the system checks, logging them once per server process, and the live checks `netbox
 authentik_check` runs, as data.
 
-May use only the layers below it (tests/tools/layout.py): settings, logsafe, signin/, links/, groups/,
+May use only the layers below it (tests/tools/layout.py): settings, logsafe, guide, signin/, links/, groups/,
 exchange/, sessions/, access, pipeline, scim/.
 """
 

@@ -1,7 +1,7 @@
 """System checks: configuration problems, each named with its fix, never a crash.
 
 Django runs them for `netbox check`, `migrate` and `runserver`; diagnostics/startup.py logs them once per server
-process (gunicorn runs no checks). Every id is listed in the README. The one check that reads the
+process (gunicorn runs no checks). Every id is listed in docs/operations.md. The one check that reads the
 database runs only when Django passes it 'default': `netbox check --database default`, and `migrate`.
 
 Every problem is reported as a Warning: Django refuses `migrate`, `runserver` and every other command on
@@ -201,7 +201,7 @@ def check_plugin_settings(**kwargs):
             found.append(
                 checks.Warning(
                     f'{CONFIG}: {problem}',
-                    hint='Rename or remove it; the README lists every setting.',
+                    hint='Rename or remove it; docs/configuration.md lists every setting.',
                     id='netbox_authentik.E009',
                 )
             )

@@ -15,5 +15,5 @@ NetBox answers with a short-lived NetBox API token of the linked user.
 It may use: settings, groups, logsafe, errors, models, linking, user_changes, provider, tokens, metadata,
 mapping_rules, group_sync, pipeline and sessions; nothing above them.
 
-May use only the layers below it (tests/tools/layout.py): settings, logsafe, signin/, links/, groups/.
+May use only the layers below it (tests/tools/layout.py): settings, logsafe, guide, signin/, links/, groups/.
 """

@@ -1,6 +1,6 @@
 """GraphQL.
 
-May use only the layers below it (tests/tools/layout.py): settings, logsafe, signin/, links/, groups/,
+May use only the layers below it (tests/tools/layout.py): settings, logsafe, guide, signin/, links/, groups/,
 exchange/, sessions/, access, pipeline, scim/, diagnostics/, backends, blueprint/.
 """
 

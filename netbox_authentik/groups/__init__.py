@@ -2,5 +2,5 @@
 NetBox), applying them, the change-log entries; `models` (the rules' table, at the top where Django looks)
 counts as part of it.
 
-May use only the layers below it (tests/tools/layout.py): settings, logsafe, signin/, links/.
+May use only the layers below it (tests/tools/layout.py): settings, logsafe, guide, signin/, links/.
 """

@@ -126,7 +126,11 @@ def link_problems(acting_user, user, provider, uid, link=None, allow_second_iden
     problems = {}
     taken = existing_link(provider, uid, exclude_pk=getattr(link, 'pk', None)) if provider and uid else None
     if taken is not None:
-        problems['uid'] = 'This Authentik identity is already linked to a NetBox user.'
+        problems['uid'] = (
+            f"This Authentik identity is already linked to NetBox user '{taken.user}'."
+            if may_see_user(acting_user, taken.user)
+            else 'This Authentik identity is already linked to a NetBox user.'
+        )
     joins_user = link is None or (link.user_id, link.provider) != (getattr(user, 'pk', None), provider)
     if user is not None and joins_user and not allow_second_identity:
         other = other_identity(user, provider, exclude_pk=getattr(link, 'pk', None))
@@ -136,6 +140,11 @@ def link_problems(acting_user, user, provider, uid, link=None, allow_second_iden
                 'a second identity would let two people sign in as this user.'
             )
     return problems
+
+
+def may_see_user(acting_user, user):
+    """Whether a message may name `user` to the acting person: only if NetBox lets them view that user."""
+    return acting_user == SERVER_OPERATOR or bool(acting_user and acting_user.has_perm('users.view_user', user))
 
 
 def other_identity(user, provider, exclude_pk=None):

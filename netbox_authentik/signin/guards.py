@@ -74,7 +74,7 @@ def warn_reusable_subject(claims):
         "Authentik's sub is the %s claim: the provider's Subject mode is based on the username, email "
         'or UPN, which another person can get after a rename or deletion and then sign in as the same '
         "NetBox user. Set the provider's Subject mode to 'Based on the User's hashed ID' (the default), "
-        'ID or UUID; every sub changes then, see the README.',
+        'ID or UUID; every sub changes then: see "Subject mode and existing links" in docs/links.md.',
         claim,
     )
 

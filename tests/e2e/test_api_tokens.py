@@ -149,7 +149,7 @@ def test_service_account_gets_a_token_with_one_command_and_loses_it_when_deactiv
     status, refused = api(f'{netbox.url}/api/dcim/sites/', token)
     assert status == 403 and refused['detail'] == 'User inactive'
     # Authentik's tokens have no jti and whole-second times: a token issued in the same second as the first
-    # would be the same token (README, "Security model"), so the second try starts in the next second.
+    # would be the same token (docs/api-access.md, "Security model"), so the second try starts in the next second.
     time.sleep(1.1)
     again = subprocess.run(
         [str(SCRIPT), '--netbox', netbox.url, '--issuer', idp.issuer, '--username', 'svc-automation'],

@@ -1,6 +1,6 @@
 """Authentik's SCIM provider, replayed call for call against a real NetBox server, with a real sign-in between.
 
-The requests are the ones Authentik 2025.12.4 sends (README, "Provisioning with SCIM"): the bearer token as
+The requests are the ones Authentik 2025.12.4 sends (docs/scim.md, "Provisioning with SCIM"): the bearer token as
 pasted, application/scim+json on every request, users first, then groups and their members by PATCH.
 """
 

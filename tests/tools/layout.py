@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2] / PACKAGE
 
 LAYERS = (
     # the one accessor of settings; outside text made safe for logs
-    {'settings', 'logsafe'},
+    {'settings', 'logsafe', 'guide'},
     # sign-in through Authentik; links between NetBox users and Authentik identities
     {'signin', 'links'},
     # group mapping (with models, the rules' table)

@@ -1,7 +1,7 @@
 """Mutation testing: plant one small bug at a time in a module and check that its tests fail.
 
-    bash tests/mutation netbox_authentik.groups                 # that module, with its usual test files
-    bash tests/mutation netbox_authentik.groups tests/test_x.py # that module, with the test files given
+    bash tests/mutation netbox_authentik.groups.plan                 # that module, with its usual test files
+    bash tests/mutation netbox_authentik.groups.plan tests/test_x.py # that module, with the test files given
     bash tests/mutation --list                                  # the modules and their usual test files
 
 Each mutant is one small change inside one function: a comparison turned round (== into !=, < into <=,
@@ -32,35 +32,35 @@ REPO = Path(__file__).resolve().parents[2]
 
 # The modules that decide who gets in and what changes, with the test files that cover each.
 TESTS = {
-    'netbox_authentik.groups': [
+    'netbox_authentik.groups.plan': [
         'tests/test_groups_mapping.py',
         'tests/test_groups_edges.py',
         'tests/test_group_sync.py',
     ],
-    'netbox_authentik.mapping_rules': [
+    'netbox_authentik.groups.rules': [
         'tests/test_group_mappings.py',
         'tests/test_group_mapping_sync.py',
         'tests/test_mapping_rule_promises.py',
     ],
-    'netbox_authentik.group_sync': [
+    'netbox_authentik.groups.sync': [
         'tests/test_group_sync.py',
         'tests/test_group_mapping_sync.py',
         'tests/test_mapping_rule_promises.py',
     ],
-    'netbox_authentik.linking': ['tests/test_linking.py', 'tests/test_association_views.py'],
-    'netbox_authentik.scim_filters': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
-    'netbox_authentik.scim_patch': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
-    'netbox_authentik.scim_parsing': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
-    'netbox_authentik.scim_protocol': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
-    'netbox_authentik.scim': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
-    'netbox_authentik.provisioning': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
-    'netbox_authentik.sessions': [
+    'netbox_authentik.links.linking': ['tests/test_linking.py', 'tests/test_association_views.py'],
+    'netbox_authentik.scim.filters': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.scim.patch': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.scim.parsing': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.scim.protocol': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.scim.views': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.scim.provisioning': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.sessions.registry': [
         'tests/test_backchannel_sessions.py',
         'tests/test_backchannel_logout.py',
         'tests/test_scim_promises.py',
     ],
-    'netbox_authentik.backchannel': ['tests/test_backchannel_logout.py', 'tests/test_backchannel_sessions.py'],
-    'netbox_authentik.tokens': ['tests/test_id_token.py', 'tests/test_malformed_tokens.py'],
+    'netbox_authentik.sessions.backchannel': ['tests/test_backchannel_logout.py', 'tests/test_backchannel_sessions.py'],
+    'netbox_authentik.signin.tokens': ['tests/test_id_token.py', 'tests/test_malformed_tokens.py'],
     'netbox_authentik.pipeline': ['tests/test_sign_in.py', 'tests/test_sign_in_guards.py'],
 }
 
@@ -68,8 +68,8 @@ TESTS = {
 # Key: (module, function, mutation, the mutated line as written, stripped).
 HARMLESS = {
     # str.find from a position >= 1 returns -1 or a position >= 1: `< 0`, `< 1` and `<= 0` all read alike.
-    ('netbox_authentik.groups', 'glob_problem', '0 -> 1', 'if end < 0:'): 'equivalent: end is never 0',
-    ('netbox_authentik.groups', 'glob_problem', 'Lt -> LtE', 'if end < 0:'): 'equivalent: end is never 0',
+    ('netbox_authentik.groups.plan', 'glob_problem', '0 -> 1', 'if end < 0:'): 'equivalent: end is never 0',
+    ('netbox_authentik.groups.plan', 'glob_problem', 'Lt -> LtE', 'if end < 0:'): 'equivalent: end is never 0',
 }
 
 COMPARISONS = {

@@ -45,7 +45,7 @@ REDIS = {{
 SECRET_KEY = 'smoke-test-only-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMN'
 ISOLATED_DEPLOYMENT = True
 
-# As the README's "Install into an existing NetBox" says.
+# As the README's quick start says.
 PLUGINS = ['netbox_authentik']
 REMOTE_AUTH_BACKEND = 'netbox_authentik.backends.AuthentikOIDCAuth'
 SOCIAL_AUTH_AUTHENTIK_OIDC_ENDPOINT = 'https://authentik.example.com/application/o/netbox/'

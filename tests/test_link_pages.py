@@ -1,0 +1,123 @@
+"""The identity link pages as a person reads them: what the list and the user page's panel show by default (so
+that they fit a 1280 px window), one form for "no Authentik group", the provider as a choice, and the user an
+identity is already linked to named to those who may see that user. tests/e2e/test_link_pages.py looks at the
+same pages in a browser at 1280 and 1920 px."""
+
+import html
+import re
+
+import pytest
+from social_django.models import UserSocialAuth
+from users.models import User
+
+from netbox_authentik.links import linking
+from netbox_authentik.tables import AssociationTable, UserAssociationTable
+from tests.test_association_views import ADD_URL, ALICE_SUB, LIST_URL, grant, logged_in, make_bob_link, make_link
+
+pytestmark = pytest.mark.django_db
+
+DASH = '<span class="text-muted">&mdash;</span>'
+
+
+@pytest.fixture
+def admin(client):
+    return logged_in(client, 'admin', superuser=True)
+
+
+@pytest.fixture
+def alice_link():
+    return make_link(User.objects.create_user('alice', email='alice@example.com'))
+
+
+def headers(page):
+    return [html.unescape(re.sub(r'<[^>]+>', '', cell)).strip() for cell in re.findall(r'<th\b.*?</th>', page, re.S)]
+
+
+def test_list_shows_the_user_with_email_beneath_and_no_rarely_needed_columns(client, admin, alice_link):
+    page = client.get(LIST_URL).content.decode()
+    assert headers(page)[1:] == [
+        'User',
+        'Authentik uid (sub)',
+        'Identities of user',
+        'Authentik groups (last sign-in)',
+        'Last sign-in',
+        '',  # the row actions
+    ]
+    user_cell = f'<a href="/users/users/{alice_link.user_id}/">alice</a>'
+    assert f'{user_cell}<div class="small text-secondary">alice@<wbr>example.com</div>' in page
+
+
+def test_every_column_can_still_be_chosen(client, admin, alice_link):
+    page = client.get(LIST_URL).content.decode()
+    available = set(re.findall(r'<option value="(\w+)"', page[page.index('name="available_columns"') :]))
+    assert {'email', 'provider', 'created', 'provisioned_by_scim', 'scim_updated_at', 'modified'} <= available
+
+
+def test_email_column_when_chosen_is_not_repeated_beneath_the_user(alice_link):
+    table = AssociationTable(linking.associations(), exclude=())
+    table.columns.show('email')
+    rendered = table.rows[0].get_cell('user')
+    assert 'alice@example.com' not in str(rendered)
+    assert table.rows[0].get_cell('email') == 'alice@example.com'
+
+
+@pytest.mark.parametrize('groups', [[], None])
+def test_a_person_in_no_authentik_group_shows_the_same_dash_in_the_list_and_on_the_link_page(
+    client, admin, alice_link, groups
+):
+    if groups is None:
+        del alice_link.extra_data['groups']  # a token without a groups claim
+    else:
+        alice_link.extra_data['groups'] = groups
+    alice_link.save()
+    row = re.search(r'<tr\b[^>]*>(?:(?!</tr>).)*alice(?:(?!</tr>).)*</tr>', client.get(LIST_URL).content.decode(), re.S)
+    assert DASH in row.group(0)
+    detail = client.get(f'{LIST_URL}{alice_link.pk}/').content.decode()
+    synced = re.search(r'Authentik groups</th>\s*<td>(.*?)</td>', detail, re.S)
+    assert re.sub(r'<[^>]+>', '', synced.group(1).replace(DASH, 'DASH')).strip() == 'DASH'
+
+
+def test_user_page_panel_shows_the_identity_its_last_sign_in_and_the_buttons_only(client, admin, alice_link):
+    table = UserAssociationTable(linking.associations())
+    assert [column.name for column in table.columns] == ['uid', 'last_sign_in', 'actions']
+    page = client.get(f'/users/users/{alice_link.user_id}/').content.decode()
+    panel = page[page.index('Authentik Identities') :]
+    assert ALICE_SUB in panel and 'Unlink</a>' in panel
+    assert 'Provisioned by SCIM' not in panel and 'Last SCIM update' not in panel
+
+
+def test_link_form_offers_the_providers_as_a_choice(client, admin, alice_link):
+    make_bob_link()  # an 'oidc' link left by the generic backend
+    page = client.get(ADD_URL).content.decode()
+    select = re.search(r'<select name="provider".*?</select>', page, re.S).group(0)
+    assert re.findall(r'<option value="([^"]*)"', select) == ['authentik', 'oidc']
+
+
+def test_link_form_refuses_a_provider_that_is_not_offered_and_links_nothing(client, admin):
+    bob = User.objects.create_user('bob')
+    page = client.post(ADD_URL, {'user': bob.pk, 'provider': 'authentik ', 'uid': ALICE_SUB})
+    assert page.status_code == 200
+    assert 'Select a valid choice.' in html.unescape(page.content.decode())
+    assert not UserSocialAuth.objects.exists()
+
+
+def test_taken_identity_names_its_user_to_a_superuser(alice_link):
+    admin = User.objects.create_user('root', is_superuser=True)
+    bob = User.objects.create_user('bob')
+    problems = linking.link_problems(admin, bob, 'authentik', ALICE_SUB)
+    assert problems['uid'] == "This Authentik identity is already linked to NetBox user 'alice'."
+
+
+def test_may_see_user_follows_netboxs_view_permission_on_that_user(alice_link):
+    alice = alice_link.user
+    viewer = User.objects.create_user('viewer')
+    assert linking.may_see_user(linking.SERVER_OPERATOR, alice)
+    assert linking.may_see_user(User.objects.create_user('root', is_superuser=True), alice)
+    assert not linking.may_see_user(viewer, alice)
+    assert not linking.may_see_user(None, alice)
+    grant(viewer, 'users.user', ['view'], constraints={'username': 'someone-else'})
+    viewer = User.objects.get(pk=viewer.pk)  # NetBox caches a user's permissions on the object
+    assert not linking.may_see_user(viewer, alice)
+    grant(viewer, 'users.user', ['view'], constraints={'username': 'alice'})
+    viewer = User.objects.get(pk=viewer.pk)
+    assert linking.may_see_user(viewer, alice)
