@@ -299,18 +299,7 @@ def test_deactivated_users_api_token_is_refused(scim, client):
     assert 'inactive' in response.json()['detail']
 
 
-def test_deactivation_ends_sessions_through_the_session_registry(scim, monkeypatch):
-    from netbox_authentik.scim import provisioning
-
-    ended = []
-    monkeypatch.setattr(provisioning, 'end_authentik_sessions', lambda sub=None, sid=None: ended.append(sub))
-    pk = scim('POST', 'Users', user_body()).body['id']
-    with pytest.MonkeyPatch.context():
-        from django.test import TestCase
-
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            scim('PUT', f'Users/{pk}', user_body(active=False, id=pk))
-    assert ended == [SUB]
+# That deactivation really ends the person's sessions is shown with real sessions in test_scim_promises.py.
 
 
 def test_delete_user_deactivates_by_default(scim):

@@ -13,7 +13,9 @@ from django.contrib.auth import get_user_model
 from social_django.models import UserSocialAuth
 
 from netbox_authentik.models import AuthentikGroup
-from netbox_authentik.scim.protocol import MAX_PATCH_OPERATIONS
+from netbox_authentik.scim.filters import MAX_FILTER_DEPTH, MAX_FILTER_LENGTH, MAX_FILTER_TERMS, filter_q
+from netbox_authentik.scim.protocol import MAX_PATCH_OPERATIONS, ScimError
+from netbox_authentik.scim.provisioning import USER_FILTERS
 
 from . import test_scim
 from .test_scim import BASE, ERROR_SCHEMA, PATCH_SCHEMA, SCIM, group_body, make_token, user_body
@@ -250,3 +252,62 @@ def test_an_id_in_other_digits_never_names_that_user(scim, existing):
 def test_405_says_which_methods_the_path_offers(scim, existing):
     assert scim('POST', f'Users/{existing["user"]}', user_body())['Allow'] == 'GET, PUT, PATCH, DELETE, HEAD'
     assert scim('DELETE', 'Groups')['Allow'] == 'GET, POST, HEAD, OPTIONS'
+
+
+# -- the filter bounds, at their edges (the crafted filters above are far past them) -----------------
+
+
+def refusal(text):
+    """The 400 invalidFilter detail filter_q gives `text`, or None when it reads it."""
+    try:
+        filter_q(text, USER_FILTERS)
+    except ScimError as error:
+        assert (error.status, error.scim_type) == (400, 'invalidFilter')
+        return error.detail
+    return None
+
+
+def test_a_filter_of_exactly_the_length_bound_is_read():
+    base = 'userName eq ""'
+    at_bound = base[:-1] + 'a' * (MAX_FILTER_LENGTH - len(base)) + '"'
+    assert len(at_bound) == MAX_FILTER_LENGTH
+    assert refusal(at_bound) is None
+    assert 'longer than' in refusal(at_bound[:-1] + 'a"')
+
+
+def nested(depth, inner='userName eq "a"'):
+    return '(' * depth + inner + ')' * depth
+
+
+def test_brackets_are_counted_up_to_the_depth_bound():
+    assert refusal(nested(MAX_FILTER_DEPTH)) is None
+    assert 'brackets' in refusal(nested(MAX_FILTER_DEPTH + 1))
+    # Counted after a quoted value too, and from the filter's first character.
+    assert 'brackets' in refusal('userName eq "x" and ' + nested(MAX_FILTER_DEPTH + 1))
+
+
+@pytest.mark.parametrize(
+    'value',
+    [
+        '(((((((((((((',
+        '[[[[[[[[[[[[[',
+        'a\\',  # a backslash does not escape the closing quote: the parser knows no escapes
+    ],
+)
+def test_brackets_inside_a_quoted_value_are_not_counted(value):
+    assert refusal(f'userName eq "{value}"') is None
+    # The value ends at its closing quote: brackets after it count again.
+    assert 'brackets' in refusal(f'userName eq "{value}" and ' + nested(MAX_FILTER_DEPTH + 1))
+
+
+def test_a_backslash_before_a_quote_hides_no_brackets():
+    # The parser ends the value at `\"`; had the count read it as an escape, these brackets would go uncounted.
+    assert 'brackets' in refusal('userName eq "a\\" and ' + nested(MAX_FILTER_DEPTH + 1, 'userName eq "b"'))
+
+
+def test_comparisons_are_counted_up_to_the_terms_bound():
+    def terms(count):
+        return ' or '.join(f'userName eq "u{number}"' for number in range(count))
+
+    assert refusal(terms(MAX_FILTER_TERMS)) is None
+    assert 'comparisons' in refusal(terms(MAX_FILTER_TERMS + 1))

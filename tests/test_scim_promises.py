@@ -277,3 +277,51 @@ def test_and_or_not_combine_as_they_say(scim, expression, names):
 @pytest.mark.parametrize('expression', ['emails[type eq "work"].value eq "x"', 'userName gt "a"'])
 def test_filters_it_cannot_read_are_400_invalid_filter(scim, expression):
     assert_error(scim('GET', 'Users?filter=' + quote(expression)), 400, 'invalidFilter')
+
+
+# Each refusal of a filter is a 400 invalidFilter through HTTP (a 401 would make Authentik re-authenticate,
+# a 500 would make it retry): the empty filter, a node the translation does not know, a bool or id
+# attribute with an operator or value it cannot take, a sub-attribute that is not offered.
+@pytest.mark.parametrize(
+    'expression',
+    [
+        ' ',
+        'emails[type eq "work"]',
+        'active gt true',
+        'active eq "maybe"',
+        'active ne 1',
+        'id co "1"',
+        'id gt "1"',
+        'name.middleName eq "x"',
+        'name eq "x"',
+    ],
+)
+def test_each_filter_refusal_is_400_invalid_filter(scim, expression):
+    scim('POST', 'Users', user_body('ada', sub='a' * 64, email='ada@example.com'))
+    assert_error(scim('GET', 'Users?filter=' + quote(expression)), 400, 'invalidFilter')
+
+
+# A sub-attribute is part of the path: `name.givenName` filters on the given name, not on `name`.
+def test_a_sub_attribute_filter_reads_that_sub_attribute(scim):
+    scim('POST', 'Users', user_body('ada', sub='a' * 64, email='ada@example.com'))
+    bob = {'givenName': 'Bob', 'familyName': 'Lovelace'}
+    scim('POST', 'Users', user_body('bob', sub='b' * 64, email='bob@example.com', name=bob))
+    body = scim('GET', 'Users?filter=' + quote('name.givenName eq "Ada"')).body
+    assert [user['userName'] for user in body['Resources']] == ['ada']
+
+
+# `pr` (present): a text attribute is present when it is neither NULL nor empty.
+@pytest.mark.parametrize(
+    'expression, names',
+    [
+        ('emails pr', {'ada'}),
+        ('not (emails pr)', {'bob'}),
+        ('externalId pr', {'ada', 'bob'}),
+        ('id pr', {'ada', 'bob'}),
+    ],
+)
+def test_pr_matches_attributes_that_have_a_value(scim, expression, names):
+    scim('POST', 'Users', user_body('ada', sub='a' * 64, email='ada@example.com'))
+    scim('POST', 'Users', user_body('bob', sub='b' * 64, email=None))
+    body = scim('GET', 'Users?filter=' + quote(expression)).body
+    assert {user['userName'] for user in body['Resources']} == names

@@ -45,17 +45,15 @@ def filter_q(text, columns):
 
 
 def _brackets(text):
-    """How many opening brackets the filter has outside its quoted values."""
-    count, quoted, escaped = 0, False, False
+    """How many opening brackets the filter has outside its quoted values.
+
+    A quoted value ends at the next double quote, as the parser's lexer reads it (`"([^"]*)"`: no escapes).
+    """
+    count, quoted = 0, False
     for character in text:
-        if escaped:
-            escaped = False
-        elif quoted:
-            escaped = character == '\\'
-            quoted = character != '"'
-        elif character == '"':
-            quoted = True
-        elif character in '([':
+        if character == '"':
+            quoted = not quoted
+        elif not quoted and character in '([':
             count += 1
     return count
 

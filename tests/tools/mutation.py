@@ -48,7 +48,7 @@ TESTS = {
         'tests/test_mapping_rule_promises.py',
     ],
     'netbox_authentik.links.linking': ['tests/test_linking.py', 'tests/test_association_views.py'],
-    'netbox_authentik.scim.filters': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
+    'netbox_authentik.scim.filters': ['tests/test_scim.py', 'tests/test_scim_promises.py', 'tests/test_scim_input.py'],
     'netbox_authentik.scim.patch': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
     'netbox_authentik.scim.parsing': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
     'netbox_authentik.scim.protocol': ['tests/test_scim.py', 'tests/test_scim_promises.py'],
