@@ -137,6 +137,12 @@ def test_single_string_bad_items_and_duplicates_are_tolerated(sign_in, netbox_gr
     assert groups_of('alice') == {'Users'}
 
 
+def test_unusable_items_in_the_claim_are_logged(sign_in, netbox_groups, caplog):
+    with plugin_config(group_map=MAP), caplog.at_level(logging.WARNING, logger='netbox_authentik'):
+        sign_in('alice', ['netbox-users', 7, None, ''])
+    assert 'Skipped 3 unusable item(s) in the groups claim of alice' in caplog.text
+
+
 def test_unicode_spaces_and_case_are_matched_exactly(sign_in):
     Group.objects.create(name='Réseau Ops')
     with plugin_config(group_map={'réseau ops': 'Réseau Ops', 'Ops Team': 'Réseau Ops'}):

@@ -5,6 +5,7 @@ same pages in a browser at 1280 and 1920 px."""
 
 import html
 import re
+from types import SimpleNamespace
 
 import pytest
 from social_django.models import UserSocialAuth
@@ -121,3 +122,68 @@ def test_may_see_user_follows_netboxs_view_permission_on_that_user(alice_link):
     grant(viewer, 'users.user', ['view'], constraints={'username': 'alice'})
     viewer = User.objects.get(pk=viewer.pk)
     assert linking.may_see_user(viewer, alice)
+
+
+def test_netbox_finds_the_link_pages_and_api_through_the_models_hooks(alice_link):
+    from django.urls import resolve
+    from utilities.views import get_action_url
+
+    assert alice_link.get_absolute_url() == f'/plugins/authentik/associations/{alice_link.pk}/'
+    assert get_action_url(UserSocialAuth, 'list') == '/plugins/authentik/associations/'
+    assert get_action_url(alice_link, 'edit', kwargs={'pk': alice_link.pk}).endswith(f'/{alice_link.pk}/edit/')
+    api = get_action_url(UserSocialAuth, 'list', rest_api=True)
+    assert api == '/api/plugins/authentik/associations/'
+    assert resolve(api).url_name == 'association-list'
+
+
+def test_only_an_active_superuser_or_the_server_operator_may_manage_links():
+    assert linking.may_manage_links(linking.SERVER_OPERATOR)
+    assert linking.may_manage_links(User(username='root', is_superuser=True, is_active=True))
+    assert not linking.may_manage_links(User(username='root', is_superuser=True, is_active=False))
+    assert not linking.may_manage_links(User(username='staff', is_superuser=False, is_active=True))
+    # Whatever is passed that is no user, or says only half of it, is no active superuser.
+    half_users = (SimpleNamespace(is_superuser=True), SimpleNamespace(is_active=True))
+    for nobody in (None, object(), 'root', *half_users):
+        assert not linking.may_manage_links(nobody)
+
+
+def test_editing_a_links_own_uid_is_not_a_second_identity(alice_link):
+    root = User.objects.create_user('root', is_superuser=True)
+
+    assert linking.link_problems(root, alice_link.user, 'authentik', 'a-new-sub', link=alice_link) == {}
+    assert linking.other_identity(alice_link.user, 'authentik', exclude_pk=alice_link.pk) is None
+    assert linking.other_identity(alice_link.user, 'authentik') == alice_link
+
+
+@pytest.mark.parametrize(
+    'extra_data, provisioned',
+    [
+        ({'scim_provisioned': True}, True),
+        ({'scim_provisioned': 'true'}, False),
+        ({'scim_provisioned': 1}, False),
+        ({}, False),
+        (None, False),
+    ],
+)
+def test_provisioned_by_scim_is_true_only_for_scims_own_mark(extra_data, provisioned):
+    assert linking.provisioned_by_scim(UserSocialAuth(extra_data=extra_data)) is provisioned
+
+
+def test_install_url_hooks_gives_social_djangos_model_its_urls(monkeypatch, alice_link):
+    # The plugin installs them when it starts; here on a model that has lost them.
+    monkeypatch.delattr(UserSocialAuth, '_get_action_url')
+    monkeypatch.delattr(UserSocialAuth, 'get_absolute_url')
+
+    linking.install_url_hooks()
+
+    assert alice_link.get_absolute_url() == f'/plugins/authentik/associations/{alice_link.pk}/'
+    assert UserSocialAuth._get_action_url('list') == '/plugins/authentik/associations/'
+
+
+def test_each_link_is_counted_with_its_users_identities(alice_link):
+    bob_link = make_link(User.objects.create_user('bob'), uid='b' * 64)
+    UserSocialAuth.objects.create(user=alice_link.user, provider='authentik', uid='second-alice')
+
+    counts = dict(linking.with_identity_counts(linking.associations()).values_list('uid', 'user_identities'))
+
+    assert counts == {alice_link.uid: 2, 'second-alice': 2, bob_link.uid: 1}

@@ -11,7 +11,7 @@ from users.models import Group
 from netbox_authentik import access, pipeline
 from netbox_authentik.diagnostics import checks
 from tests import test_group_sync, test_scim
-from tests.fake_authentik import login_page_messages
+from tests.fake_authentik import authentik_claims, login_page_messages
 
 from .test_group_sync import plugin_config
 from .test_scim import group_body, members, user_body
@@ -190,3 +190,22 @@ def test_scim_user_held_then_deactivated_by_authentik_is_not_activated_by_a_grou
 def test_scim_without_required_groups_keeps_authentiks_active_flag(scim):
     pk = scim('POST', 'Users', user_body()).body['id']
     assert active(pk) is True
+
+
+def test_groups_only_userinfo_gives_let_a_member_in(client, authentik, settings):
+    """Authentik with "Include claims in id_token" off: the groups arrive from userinfo alone."""
+    from tests.test_userinfo import sign_in as sign_in_with_userinfo
+
+    settings.PLUGINS_CONFIG = {'netbox_authentik': {'required_groups': ['netbox-users'], 'fetch_userinfo': 'auto'}}
+    userinfo = authentik_claims('alice', groups=['netbox-users'])
+
+    user = sign_in_with_userinfo(client, authentik, userinfo=userinfo, groups=None)
+
+    assert user.pk == int(client.session['_auth_user_id'])
+
+
+def test_the_refusal_log_names_the_identity(client, sign_in, caplog):
+    with plugin_config(required_groups=['netbox-users']), caplog.at_level(logging.WARNING):
+        sign_in('bob', groups=['other'])
+    [record] = refused_logged(caplog)
+    assert f'Refused the sign-in of Authentik identity {authentik_claims("bob")["sub"]}:' in record.getMessage()

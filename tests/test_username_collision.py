@@ -127,3 +127,29 @@ def test_the_same_identity_signs_in_again_while_signed_in(client, authentik):
     sign_in(client, authentik, 'alice')
     sign_in(client, authentik, 'alice')
     assert UserSocialAuth.objects.count() == 1
+
+
+def test_the_name_is_compared_as_social_core_would_clean_it(client, authentik, log):
+    # social-core strips what a username may not hold ('bob smith' -> 'bobsmith') before it adds a suffix.
+    User.objects.create_user('bobsmith')
+
+    assert refused_sign_in(client, authentik, 'bob', preferred_username='bob smith') == [REFUSED]
+    assert usernames() == ['bobsmith']
+    assert "NetBox user 'bobsmith' already exists" in warnings(log)[0]
+
+
+def test_with_clean_usernames_off_the_name_is_compared_as_sent(client, authentik, settings):
+    settings.SOCIAL_AUTH_CLEAN_USERNAMES = False
+    User.objects.create_user('bobsmith')
+
+    sign_in(client, authentik, 'bob', preferred_username='bob smith')
+
+    assert usernames() == ['bob smith', 'bobsmith']
+
+
+def test_with_slugify_usernames_the_name_is_compared_slugified(client, authentik, settings, log):
+    settings.SOCIAL_AUTH_SLUGIFY_USERNAMES = True
+    User.objects.create_user('bobsmith')
+
+    assert refused_sign_in(client, authentik, 'bob', preferred_username='Bob.Smith') == [REFUSED]
+    assert usernames() == ['bobsmith']

@@ -1,0 +1,78 @@
+"""What SCIM answers hold, value by value: what Authentik reads back and compares after each request.
+
+Authentik stores the answer's `id`, and on a full sync compares what it reads with what it would send; an
+attribute rendered wrong (an email not primary, a missing externalId, a wrong lastModified) makes it send the
+change again, every sync.
+"""
+
+import pytest
+from django.contrib.auth import get_user_model
+from social_django.models import UserSocialAuth
+
+from netbox_authentik.models import AuthentikGroup
+
+from .test_scim import SUB, group_body, provisioner, scim, user_body
+
+pytestmark = pytest.mark.django_db
+# The SCIM client and its token's user, the fixtures of tests/test_scim.py, requested here by name.
+SHARED_FIXTURES = (scim, provisioner)
+
+
+def test_a_user_answer_holds_its_external_id_and_primary_email(scim):
+    created = scim('POST', 'Users', user_body()).body
+    replaced = scim('PUT', f'Users/{created["id"]}', user_body(id=created['id'], displayName='Ada L.')).body
+    read = scim('GET', f'Users/{created["id"]}').body
+
+    for body in (created, replaced, read):
+        assert body['externalId'] == SUB
+        assert body['emails'] == [{'value': 'ada@example.com', 'type': 'other', 'primary': True}]
+
+
+def test_last_modified_is_the_last_scim_change_or_else_when_the_user_joined(scim):
+    user = get_user_model().objects.create_user('ada')
+    UserSocialAuth.objects.create(user=user, provider='authentik', uid=SUB, extra_data={})
+
+    never_pushed = scim('GET', f'Users/{user.pk}').body
+    assert never_pushed['meta']['lastModified'] == user.date_joined.isoformat()
+
+    scim('PUT', f'Users/{user.pk}', user_body(id=str(user.pk)))
+    pushed = scim('GET', f'Users/{user.pk}').body
+    link = UserSocialAuth.objects.get(user=user)
+    assert pushed['meta']['lastModified'] == link.extra_data['scim_updated_at'] != user.date_joined.isoformat()
+
+
+def test_an_adopted_user_is_answered_with_the_authentik_groups_it_is_in(scim):
+    ada = get_user_model().objects.create_user('ada')
+    UserSocialAuth.objects.create(user=ada, provider='authentik', uid=SUB, extra_data={})
+    ops = AuthentikGroup.objects.create(display_name='ops', external_id='ext-ops')
+    ops.members.add(ada)
+
+    body = scim('POST', 'Users', user_body()).body
+
+    assert body['id'] == str(ada.pk)
+    assert body['groups'] == [{'value': str(ops.pk), 'display': 'ops'}]
+
+
+def test_a_new_user_is_answered_in_no_group(scim):
+    assert scim('POST', 'Users', user_body()).body['groups'] == []
+
+
+def test_a_group_answer_holds_its_external_id_only_when_it_has_one(scim):
+    pushed = scim('POST', 'Groups', group_body('ops', 'ext-ops')).body
+    assert pushed['externalId'] == 'ext-ops'
+    assert scim('GET', f'Groups/{pushed["id"]}').body['externalId'] == 'ext-ops'
+
+    bare = AuthentikGroup.objects.create(display_name='bare')
+    assert 'externalId' not in scim('GET', f'Groups/{bare.pk}').body
+
+
+def test_a_user_linked_to_two_identities_is_listed_once_with_its_first_link(scim):
+    """`netbox authentik_link --allow-second-identity` can give one user two links: /Users must still answer."""
+    ada = get_user_model().objects.create_user('ada')
+    first = UserSocialAuth.objects.create(user=ada, provider='authentik', uid=SUB, extra_data={})
+    UserSocialAuth.objects.create(user=ada, provider='authentik', uid='b' * 64, extra_data={})
+
+    listed = scim('GET', 'Users')
+
+    assert listed.status_code == 200, listed.body
+    assert [(user['id'], user['externalId']) for user in listed.body['Resources']] == [(str(ada.pk), first.uid)]
