@@ -2,6 +2,7 @@
 
 import base64
 import json
+import logging
 import time
 
 import jwt
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.test import Client, override_settings
 
 from tests.fake_authentik import (
@@ -95,14 +97,18 @@ def unsigned(claims):
 # -- valid tokens end exactly the sessions they name --------------------------------------------------
 
 
-def test_sub_ends_every_session_of_that_person_only(authentik, browsers):
-    response = post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB)))
+def test_sub_ends_every_session_of_that_person_only(authentik, browsers, caplog):
+    with caplog.at_level(logging.INFO, logger='netbox_authentik.backchannel'):
+        response = post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB)))
 
     assert response.status_code == 200
     assert response.content == b''
     assert 'no-store' in response['Cache-Control']
     assert browsers.signed_in() == {'bob', 'carol'}
     assert browsers.clients['alice_laptop'].get('/').status_code == 302  # back to the login page
+    assert [record.getMessage() for record in caplog.records if record.name == 'netbox_authentik.backchannel'] == [
+        'Authentik back-channel logout ended 2 NetBox session(s) and 0 API token(s)'
+    ]
 
 
 def test_sub_and_sid_end_only_that_authentik_session(authentik, browsers):
@@ -233,16 +239,41 @@ def test_get_is_not_allowed(client):
     assert client.get(URL).status_code == 405
 
 
-def test_unreachable_authentik_is_a_temporary_failure(authentik, browsers):
+def test_unreachable_authentik_is_a_temporary_failure(authentik, browsers, caplog):
     token = authentik.sign(logout_token_claims(sub=ALICE_SUB))
     cache.delete_pattern('*')  # this run's keys only: other runs share the Redis database
     authentik.mock.replace(responses.GET, DISCOVERY_URL, body=requests.ConnectionError('connection refused'))
 
-    response = post_logout_token(token)
+    with caplog.at_level(logging.ERROR, logger='netbox_authentik.backchannel'):
+        response = post_logout_token(token)
 
     assert response.status_code == 503
     assert response.json()['error'] == 'temporarily_unavailable'
     assert browsers.signed_in() == EVERYONE
+    assert [record.getMessage() for record in caplog.records if record.name == 'netbox_authentik.backchannel'] == [
+        'Back-channel logout could not be checked: Authentik metadata unavailable (AuthentikError)'
+    ]
+
+
+def test_a_database_that_cannot_end_sessions_is_a_temporary_failure(authentik, browsers, monkeypatch, caplog):
+    # NetBox's maintenance mode makes the database read-only; Authentik retries a 503 later.
+    from netbox_authentik.sessions import backchannel
+
+    def read_only(**_ids):
+        raise DatabaseError('cannot execute DELETE in a read-only transaction')
+
+    monkeypatch.setattr(backchannel, 'end_authentik_sessions', read_only)
+    with caplog.at_level(logging.ERROR, logger='netbox_authentik.backchannel'):
+        response = post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB)))
+
+    assert response.status_code == 503
+    assert response.json() == {
+        'error': 'temporarily_unavailable',
+        'error_description': 'NetBox could not end the sessions',
+    }
+    assert browsers.signed_in() == EVERYONE
+    [record] = [record for record in caplog.records if record.name == 'netbox_authentik.backchannel']
+    assert record.getMessage() == 'Back-channel logout could not delete NetBox sessions' and record.exc_info
 
 
 def test_logout_token_is_decoded_like_authentik_sends_it(authentik):

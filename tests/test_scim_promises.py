@@ -58,6 +58,15 @@ def test_deactivation_ends_the_persons_real_sessions(scim, alice):
     assert not is_signed_in(browser)
 
 
+def test_an_update_that_keeps_the_user_active_signs_nobody_out(scim, alice):
+    browser, pk = alice
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        renamed = alice_body(pk, name={'givenName': 'Alicia', 'familyName': 'Smith'})
+        assert scim('PUT', f'Users/{pk}', renamed).status_code == 200
+    assert get_user_model().objects.get(pk=pk).first_name == 'Alicia'
+    assert is_signed_in(browser)
+
+
 def test_a_deactivation_that_fails_later_in_the_request_signs_nobody_out(scim, alice, monkeypatch):
     browser, pk = alice
 

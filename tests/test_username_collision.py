@@ -153,3 +153,16 @@ def test_with_slugify_usernames_the_name_is_compared_slugified(client, authentik
 
     assert refused_sign_in(client, authentik, 'bob', preferred_username='Bob.Smith') == [REFUSED]
     assert usernames() == ['bobsmith']
+
+
+def without_ext_prefix(username):
+    """An admin's own SOCIAL_AUTH_CLEAN_USERNAME_FUNCTION."""
+    return username.removeprefix('ext-')
+
+
+def test_an_admins_own_clean_username_function_is_the_one_compared_with(client, authentik, settings):
+    settings.SOCIAL_AUTH_CLEAN_USERNAME_FUNCTION = 'tests.test_username_collision.without_ext_prefix'
+    User.objects.create_user('bob')
+
+    assert refused_sign_in(client, authentik, 'bob', preferred_username='ext-bob') == [REFUSED]
+    assert usernames() == ['bob']

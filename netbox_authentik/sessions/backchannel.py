@@ -28,9 +28,8 @@ logger = logging.getLogger('netbox_authentik.backchannel')  # the name admins co
 
 
 def _error(status, error, description):
-    response = JsonResponse({'error': error, 'error_description': description}, status=status)
-    response['Cache-Control'] = 'no-store'
-    return response
+    # never_cache on the view marks every answer, these included, no-store.
+    return JsonResponse({'error': error, 'error_description': description}, status=status)
 
 
 @method_decorator([csrf_exempt, login_not_required, never_cache], name='dispatch')
