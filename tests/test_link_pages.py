@@ -187,3 +187,14 @@ def test_each_link_is_counted_with_its_users_identities(alice_link):
     counts = dict(linking.with_identity_counts(linking.associations()).values_list('uid', 'user_identities'))
 
     assert counts == {alice_link.uid: 2, 'second-alice': 2, bob_link.uid: 1}
+
+
+def test_the_last_scim_update_is_read_from_the_link_or_is_none():
+    from datetime import datetime
+
+    stamp = '2026-12-03T13:00:00+00:00'
+    assert linking.scim_updated_at(UserSocialAuth(extra_data={'scim_updated_at': stamp})) == datetime.fromisoformat(
+        stamp
+    )
+    for extra_data in ({'scim_updated_at': 'yesterday'}, {'scim_updated_at': 7}, {}, None):
+        assert linking.scim_updated_at(UserSocialAuth(extra_data=extra_data)) is None

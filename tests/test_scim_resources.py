@@ -76,3 +76,54 @@ def test_a_user_linked_to_two_identities_is_listed_once_with_its_first_link(scim
 
     assert listed.status_code == 200, listed.body
     assert [(user['id'], user['externalId']) for user in listed.body['Resources']] == [(str(ada.pk), first.uid)]
+
+
+def test_a_group_posted_with_members_has_them(scim):
+    ada = scim('POST', 'Users', user_body()).body['id']
+    body = {**group_body('ops', 'ext-ops'), 'members': [{'value': ada}]}
+
+    pushed = scim('POST', 'Groups', body)
+
+    assert pushed.status_code == 201
+    assert [member['value'] for member in pushed.body['members']] == [ada]
+    assert list(AuthentikGroup.objects.get(external_id='ext-ops').members.values_list('pk', flat=True)) == [int(ada)]
+
+
+@pytest.mark.parametrize(
+    'unknown, shown',
+    [
+        (10, 'No SCIM user with id(s) 900000, 900001, 900002, 900003, 900004, 900005, 900006, 900007, 900008, 900009'),
+        (
+            12,
+            'No SCIM user with id(s) 900000, 900001, 900002, 900003, 900004, 900005, 900006, 900007, 900008, 900009 '
+            'and 2 more',
+        ),
+    ],
+)
+def test_unknown_members_are_named_up_to_ten(scim, unknown, shown):
+    body = {**group_body('ops', 'ext-ops'), 'members': [{'value': str(900000 + n)} for n in range(unknown)]}
+
+    refused = scim('POST', 'Groups', body)
+
+    assert refused.status_code == 400
+    assert refused.body['detail'] == shown
+    assert not AuthentikGroup.objects.filter(external_id='ext-ops').exists()
+
+
+def test_an_unknown_member_id_is_named_by_its_first_forty_characters(scim):
+    long_id = '9' * 30 + 'x' * 20
+    body = {**group_body('ops', 'ext-ops'), 'members': [{'value': long_id}]}
+
+    assert scim('POST', 'Groups', body).body['detail'] == f'No SCIM user with id(s) {long_id[:40]}'
+
+
+def test_a_group_put_stores_a_new_external_id_and_an_unchanged_one_writes_nothing(scim):
+    pushed = scim('POST', 'Groups', group_body('ops', 'ext-ops')).body
+    group = AuthentikGroup.objects.get(pk=pushed['id'])
+
+    scim('PUT', f'Groups/{pushed["id"]}', {**group_body('ops', 'ext-ops'), 'members': []})
+    unchanged = AuthentikGroup.objects.get(pk=group.pk)
+    assert unchanged.last_updated == group.last_updated
+
+    scim('PUT', f'Groups/{pushed["id"]}', {**group_body('ops', 'ext-ops-2'), 'members': []})
+    assert AuthentikGroup.objects.get(pk=group.pk).external_id == 'ext-ops-2'

@@ -15,7 +15,7 @@ logger = logging.getLogger('netbox_authentik.group_sync')  # the name admins con
 
 
 def apply_authentik_groups(user, authentik_groups, *, message, config=None, actor=None, actor_name=None):
-    """Apply Authentik's groups (names, or None when unknown) to `user`; return the GroupPlan applied.
+    """Apply Authentik's groups (names, or None when unknown) to `user`.
 
     The change is recorded in NetBox's change log with `message`, caused by `actor` (default: the user).
     """
@@ -49,7 +49,6 @@ def apply_authentik_groups(user, authentik_groups, *, message, config=None, acto
     # NetBox does not change-log users: the sync records its own changes, in the caller's transaction.
     after = user_changes.user_state((current - plan.remove) | set(added), user.is_superuser)
     user_changes.record_user_change(user, before, after, actor=actor, actor_name=actor_name, message=message)
-    return plan
 
 
 def _apply_group_changes(user, plan, group_model):

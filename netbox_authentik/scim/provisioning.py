@@ -303,14 +303,12 @@ def _members(member_ids):
 def create_group(display_name, external_id, member_ids, actor):
     """POST /Groups; a group whose externalId is already known is adopted (renamed, members kept)."""
     group = AuthentikGroup.objects.filter(external_id=external_id).first() if external_id else None
-    created = group is None
-    if created:
+    if group is None:
         group = AuthentikGroup.objects.create(display_name=display_name, external_id=external_id)
         if member_ids is not None:
             set_group(group, display_name, external_id, member_ids, actor)
-        return group, True
-    set_group(group, display_name, external_id, member_ids, actor)
-    return group, False
+        return group
+    return set_group(group, display_name, external_id, member_ids, actor)
 
 
 def set_group(group, display_name, external_id, member_ids, actor):

@@ -285,7 +285,7 @@ class GroupsView(ScimView):
 
     def post(self, request):
         display_name, external_id, members = parse_group(self.body())
-        group, created = provisioning.create_group(display_name, external_id, members, request.user)
+        group = provisioning.create_group(display_name, external_id, members, request.user)
         return self.render(group, status=201)
 
     def render(self, group, status=200):

@@ -51,6 +51,7 @@ TESTS = {
         'tests/test_mapping_rule_promises.py',
         'tests/test_resync.py',
         'tests/test_rule_takeaways.py',
+        'tests/test_group_sync_log.py',
     ],
     'netbox_authentik.links.linking': [
         'tests/test_linking.py',
@@ -167,6 +168,17 @@ HARMLESS = {
         'True -> False',
         "former_groups = list(user.authentik_groups.values_list('pk', flat=True))",
     ): 'equivalent: only len(former_groups) is read',
+    # Hands the loaded user to the required_groups hold, which would otherwise load it again: one query per user
+    # saved, the same rows written (the hold saves is_active alone, the sync before it is_superuser alone).
+    ('netbox_authentik.scim.provisioning', 'resync_users', 'assign statement removed', 'link.user = user'): (
+        'equivalent: saves one query per user; the hold reads and writes the same row either way'
+    ),
+    (
+        'netbox_authentik.scim.provisioning',
+        'resync_users',
+        '500 -> 501',
+        "UserSocialAuth.objects.bulk_update(marked, ['extra_data'], batch_size=500)",
+    ): 'equivalent: the batch size splits the UPDATE, never what it writes',
 }
 
 COMPARISONS = {
