@@ -1,6 +1,7 @@
 """Back-channel logout reaches every NetBox session of the person: simultaneous sign-ins, rotated session keys."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -259,6 +260,53 @@ def test_the_record_of_a_logout_lives_as_long_as_a_session(authentik):
 
 
 @pytest.mark.django_db
+@override_settings(SESSION_COOKIE_AGE=1234)
+def test_the_record_of_a_sign_in_lives_as_long_as_a_session(authentik):
+    from netbox_authentik.sessions import registry as sessions
+
+    sign_in(Client(), authentik, 'alice', sid='sid-alice')
+    alice = get_user_model().objects.get(username='alice')
+
+    for key in (sessions._user_sessions_key(alice.pk), sessions._sid_user_key('sid-alice')):
+        assert 1200 < cache.ttl(key) <= 1234, key
+
+
+@pytest.mark.django_db
+@override_settings(SESSION_ENGINE='django.contrib.sessions.backends.cache')
+def test_a_sid_logout_finds_a_session_no_database_holds(authentik):
+    # With sessions in the cache there is no table to search: the sid's record alone leads to the session.
+    laptop, phone = Client(), Client()
+    sign_in(laptop, authentik, 'alice', sid='sid-laptop')
+    sign_in(phone, authentik, 'alice', sid='sid-phone')
+    laptop_key = session_key(laptop)
+
+    assert post_logout_token(authentik.sign(logout_token_claims(sid='sid-laptop'))).status_code == 200
+
+    from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
+
+    assert not CacheSessionStore().exists(laptop_key)
+    assert CacheSessionStore().exists(session_key(phone))
+
+
+@pytest.mark.django_db
+def test_a_registry_that_cannot_record_never_breaks_the_sign_in(authentik, monkeypatch, caplog):
+    from netbox_authentik.sessions import registry as sessions
+
+    def unreachable(*_args):
+        raise ConnectionError('Redis is down')
+
+    monkeypatch.setattr(sessions, '_record_session', unreachable)
+    browser = Client()
+    with caplog.at_level(logging.ERROR, logger='netbox_authentik'):
+        sign_in(browser, authentik, 'alice', sid='sid-alice')
+
+    assert is_signed_in(browser)
+    [record] = [record for record in caplog.records if record.name.startswith('netbox_authentik')]
+    assert record.getMessage() == 'Could not record the NetBox session of an Authentik sign-in'
+    assert record.exc_info
+
+
+@pytest.mark.django_db
 def test_sessions_that_ended_are_pruned_from_the_persons_record(authentik):
     laptop, phone, tablet = Client(), Client(), Client()
     sign_in(laptop, authentik, 'alice', sid='sid-laptop')
@@ -283,3 +331,38 @@ def test_a_logout_removes_the_sessions_it_ended_from_the_record(authentik):
 
     assert post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB))).status_code == 200
     assert recorded_members('alice') == set()
+
+
+@pytest.mark.django_db
+def test_a_sign_in_over_a_disabled_users_session_is_recorded_under_its_new_key(authentik):
+    # The browser still holds bob's session, but bob was disabled: NetBox lets alice sign in, and Django
+    # flushes bob's session, so alice's new session has no key until it is saved.
+    bob = get_user_model().objects.create_user('bob')
+    browser = Client()
+    browser.force_login(bob, backend='netbox.authentication.ObjectPermissionBackend')
+    bob.is_active = False
+    bob.save()
+
+    sign_in(browser, authentik, 'alice', sid='sid-alice')
+    key = session_key(browser)
+    logout_token = authentik.sign(logout_token_claims(sub=authentik_claims('alice')['sub']))
+    assert post_logout_token(logout_token).status_code == 200
+
+    # Deleted at once, found through the record (not only at its next request, as an unrecorded one would be).
+    assert not Session.objects.filter(session_key=key).exists()
+    assert not is_signed_in(browser)
+
+
+@pytest.mark.parametrize(
+    'backend_path',
+    [None, '', 'netbox.authentication.ObjectPermissionBackend', 'no.such.Backend'],
+    ids=['none', 'empty', 'local password', 'not importable'],
+)
+def test_only_a_session_the_authentik_backend_signed_in_is_an_authentik_session(backend_path):
+    from django.contrib.auth import BACKEND_SESSION_KEY
+
+    from netbox_authentik.sessions.registry import is_authentik_session
+
+    session = {} if backend_path is None else {BACKEND_SESSION_KEY: backend_path}
+    assert is_authentik_session(session) is False
+    assert is_authentik_session({BACKEND_SESSION_KEY: 'netbox_authentik.backends.AuthentikOIDCAuth'}) is True

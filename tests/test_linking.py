@@ -9,7 +9,7 @@ import pytest
 from social_django.models import UserSocialAuth
 from users.models import User
 
-from netbox_authentik.links.linking import comparable_email
+from netbox_authentik.links.linking import Match, comparable_email, match_existing_user
 from tests.fake_authentik import authentik_claims, begin_sign_in, complete_sign_in, login_page_messages, sign_in
 
 pytestmark = pytest.mark.django_db
@@ -275,3 +275,63 @@ def test_comparable_email_keeps_ascii_addresses_only():
     assert comparable_email(' Alice@Example.COM ') == 'alice@example.com'
     for address in ('admin@corp-\u0131t.com', 'stra\u00dfe@example.com', 'no-at-sign', '@example.com', 'alice@', ''):
         assert comparable_email(address) is None, address
+
+
+# -- match_existing_user on what a sign-in may lack ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    'mode, claims',
+    [
+        ('username', {'username': ''}),
+        ('email', {'email': ''}),
+        ('verified_email', {'email': '', 'email_verified': True}),
+        ('email', {'email': 'nobody@example.com'}),
+        ('verified_email', {'email': 'nobody@example.com', 'email_verified': False}),
+        ('email', {'email': 'ålice@example.com'}),  # not ASCII, and no NetBox user has it
+        ('no such mode', {'username': 'alice', 'email': 'alice@example.com'}),
+    ],
+)
+def test_nothing_to_match_is_no_match_and_no_refusal(mode, claims):
+    User.objects.create_user('alice', email='alice@example.com')
+
+    assert match_existing_user(mode, 'authentik', **claims) == Match()
+
+
+def test_a_non_ascii_address_a_user_has_is_refused_with_the_reason():
+    User.objects.create_user('alice', email='ålice@example.com')
+
+    match = match_existing_user('email', 'authentik', email='ålice@example.com')
+
+    assert match == Match(refusal='only plain ASCII email addresses are matched')
+
+
+def test_a_verified_address_only_userinfo_gives_is_matched(client, authentik, settings):
+    """Authentik with "Include claims in id_token" off: email and email_verified arrive from userinfo alone."""
+    from tests.test_userinfo import sign_in as sign_in_with_userinfo
+
+    config = {'associate_existing_users': 'verified_email', 'fetch_userinfo': 'auto'}
+    settings.PLUGINS_CONFIG = {'netbox_authentik': config}
+    smith = User.objects.create_user('a.smith', email='alice@example.com')
+    userinfo = authentik_claims('alice', email_verified=True)
+
+    sign_in_with_userinfo(
+        client, authentik, userinfo=userinfo, netbox_username='a.smith', email=..., email_verified=...
+    )
+
+    assert linked_user('alice') == smith
+
+
+def test_another_backend_is_matched_by_what_its_response_holds(mode):
+    """associate_existing_user also runs for NetBox's other social backends, which have no claim()."""
+    from types import SimpleNamespace
+
+    from netbox_authentik.links.linking import associate_existing_user
+
+    mode('email')
+    smith = User.objects.create_user('a.smith', email='alice@example.com')
+    github = SimpleNamespace(name='github')
+
+    found = associate_existing_user(github, {'username': 'alice'}, {'email': 'alice@example.com'}, uid='42')
+    assert found == {'user': smith, 'is_new': False}
+    assert associate_existing_user(github, {'username': 'alice'}, None, uid='42') is None

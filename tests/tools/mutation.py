@@ -84,6 +84,7 @@ TESTS = {
         'tests/test_backchannel_logout.py',
         'tests/test_scim_promises.py',
         'tests/test_logout.py',
+        'tests/test_login_redirect.py',
     ],
     'netbox_authentik.sessions.backchannel': [
         'tests/test_backchannel_logout.py',
@@ -179,6 +180,28 @@ HARMLESS = {
         '500 -> 501',
         "UserSocialAuth.objects.bulk_update(marked, ['extra_data'], batch_size=500)",
     ): 'equivalent: the batch size splits the UPDATE, never what it writes',
+    # social-core's create_user, later in every pipeline, answers {'is_new': False} for a user already found.
+    (
+        'netbox_authentik.links.linking',
+        'associate_existing_user',
+        'False -> True',
+        "return {'user': match.user, 'is_new': False}",
+    ): "equivalent: social-core's create_user sets is_new False for any user found before it",
+    # Out of reach: the lock matters only between two processes, and tests/test_concurrency.py runs its sign-ins
+    # in subprocesses, which never see a mutant swapped into this one.
+    (
+        'netbox_authentik.links.linking',
+        'associate_existing_user',
+        'expr statement removed',
+        'get_user_model().objects.select_for_update().filter(pk=match.user.pk).exists()',
+    ): 'out of reach: a lock between two processes; the mutant lives in this process only',
+    # Cache key names: writer and reader both call _digest, so any fixed length finds the same entry.
+    (
+        'netbox_authentik.sessions.registry',
+        '_digest',
+        '32 -> 33',
+        'return hashlib.sha256(value.encode()).hexdigest()[:32]',
+    ): ('equivalent: every key is made by the same function'),
 }
 
 COMPARISONS = {
