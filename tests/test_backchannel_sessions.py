@@ -289,6 +289,22 @@ def test_a_sid_logout_finds_a_session_no_database_holds(authentik):
 
 
 @pytest.mark.django_db
+@override_settings(SESSION_ENGINE='django.contrib.sessions.backends.cache')
+def test_a_lost_record_with_sessions_no_database_holds_is_a_warning(authentik, caplog):
+    from netbox_authentik.signin.metadata import CACHE_PREFIX
+
+    sign_in(Client(), authentik, 'alice', sid='sid-laptop')
+    cache.delete_pattern(f'{CACHE_PREFIX}:*')  # the record is gone (Redis restarted); the sessions are not
+
+    with caplog.at_level(logging.WARNING, logger='netbox_authentik'):
+        assert post_logout_token(authentik.sign(logout_token_claims(sid='sid-laptop'))).status_code == 200
+
+    [warning] = [record.getMessage() for record in caplog.records if record.name.startswith('netbox_authentik')]
+    assert warning.startswith('The record of Authentik sign-ins is gone from the cache and SESSION_ENGINE ')
+    assert warning.endswith('cannot be searched: sessions opened before end at their next request')
+
+
+@pytest.mark.django_db
 def test_a_registry_that_cannot_record_never_breaks_the_sign_in(authentik, monkeypatch, caplog):
     from netbox_authentik.sessions import registry as sessions
 
