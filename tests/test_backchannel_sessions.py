@@ -164,7 +164,7 @@ def test_one_logout_ends_every_session_of_simultaneous_sign_ins(concurrent_sign_
 
 
 @pytest.mark.django_db
-def test_session_whose_key_rotated_after_sign_in_ends_at_its_next_request(authentik):
+def test_session_whose_key_rotated_after_sign_in_ends_at_its_next_request(authentik, caplog):
     browser = Client()
     sign_in(browser, authentik, 'alice', sid='sid-alice')
     rotate_session_key(browser)
@@ -173,7 +173,10 @@ def test_session_whose_key_rotated_after_sign_in_ends_at_its_next_request(authen
     assert post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB))).status_code == 200
 
     rotated_key = session_key(browser)
-    assert not is_signed_in(browser)
+    with caplog.at_level(logging.INFO, logger='netbox_authentik'):
+        assert not is_signed_in(browser)
+    alice = get_user_model().objects.get(username='alice')
+    assert f'Ended a NetBox session of user {alice.pk}: Authentik logged them out' in caplog.messages
     assert not Session.objects.filter(session_key=rotated_key).exists()
 
 
@@ -204,13 +207,18 @@ def test_signing_in_again_after_a_logout_is_not_undone_by_it(authentik):
 
 
 @pytest.mark.django_db
-def test_password_sign_in_of_the_same_person_stays(authentik):
-    """The logout concerns Authentik sessions, not NetBox's own login form."""
+@pytest.mark.parametrize('record', ['kept', 'lost'])
+def test_password_sign_in_of_the_same_person_stays(authentik, record):
+    """The logout concerns Authentik sessions, not NetBox's own login form, even when found by a scan."""
+    from netbox_authentik.signin.metadata import CACHE_PREFIX
+
     through_authentik, with_password = Client(), Client()
     sign_in(through_authentik, authentik, 'alice', sid='sid-alice')
     with_password.force_login(
         get_user_model().objects.get(username='alice'), backend='netbox.authentication.ObjectPermissionBackend'
     )
+    if record == 'lost':
+        cache.delete_pattern(f'{CACHE_PREFIX}:*')  # Redis restarted: the sessions are found by a scan
 
     assert post_logout_token(authentik.sign(logout_token_claims(sub=ALICE_SUB))).status_code == 200
 
@@ -382,3 +390,15 @@ def test_only_a_session_the_authentik_backend_signed_in_is_an_authentik_session(
     session = {} if backend_path is None else {BACKEND_SESSION_KEY: backend_path}
     assert is_authentik_session(session) is False
     assert is_authentik_session({BACKEND_SESSION_KEY: 'netbox_authentik.backends.AuthentikOIDCAuth'}) is True
+
+
+@pytest.mark.django_db
+def test_a_sid_under_another_persons_sub_ends_nothing(authentik):
+    """A logout_token whose sub is nobody NetBox knows names no session, whatever its sid."""
+    laptop = Client()
+    sign_in(laptop, authentik, 'alice', sid='sid-laptop')
+
+    token = authentik.sign(logout_token_claims(sub='someone-netbox-never-saw', sid='sid-laptop'))
+    assert post_logout_token(token).status_code == 200
+
+    assert is_signed_in(laptop)
