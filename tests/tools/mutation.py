@@ -201,7 +201,25 @@ HARMLESS = {
         '_digest',
         '32 -> 33',
         'return hashlib.sha256(value.encode()).hexdigest()[:32]',
-    ): ('equivalent: every key is made by the same function'),
+    ): 'equivalent: every key is made by the same function',
+    # The one caller reads the answer as a condition: False and None read alike.
+    ('netbox_authentik.sessions.registry', 'ended_by_authentik', 'return value -> None', 'return False'): (
+        'equivalent: read only as a condition'
+    ),
+    # A session without a recorded sign-in time counts as the oldest; 0 or 1 are both far below any logout time.
+    (
+        'netbox_authentik.sessions.registry',
+        'ended_by_authentik',
+        '0 -> 1',
+        'signed_in_at = session.get(SESSION_SIGNED_IN_AT_KEY, 0)',
+    ): 'equivalent: any logout time (seconds since 1970) is far above both',
+    # Two time.time() floats taken by different events (a sign-in, a logout) are not equal in practice.
+    (
+        'netbox_authentik.sessions.registry',
+        'ended_by_authentik',
+        'Lt -> LtE',
+        'isinstance(logged_out_at, float) and signed_in_at < logged_out_at',
+    ): 'equivalent in practice: a sign-in and a logout never share one time.time() value',
 }
 
 COMPARISONS = {
