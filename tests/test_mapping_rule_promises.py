@@ -110,6 +110,27 @@ def test_preview_offers_a_group_that_the_sign_in_would_create(netbox_groups):
     assert preview.add == ('new-team',)
 
 
+def test_preview_shows_the_groups_seen_and_those_a_rule_matches(netbox_groups):
+    rule('ops-*', netbox_groups['Ops'])
+    link = linked('alice', ['ops-core', 'unmatched', 'ops-edge'])
+
+    preview = mapping_rules.preview(link)
+
+    assert preview.authentik_groups == ('ops-core', 'unmatched', 'ops-edge')
+    assert preview.matched_groups == ('ops-core', 'ops-edge')
+
+
+def test_preview_and_effective_rules_follow_the_configuration_they_are_given(netbox_groups):
+    rule('ops-*', netbox_groups['Ops'])
+    link = linked('alice', ['ops-core', 'network-engineers'])
+    given = {**mapping_rules.configuration(), 'group_map': {'network-engineers': 'Engineers'}}
+
+    assert mapping_rules.preview(link, given).add == ('Engineers', 'Ops')
+    assert mapping_rules.preview(link).add == ('Ops',)  # without one: the settings in force
+    assert [r.authentik_group for r in mapping_rules.effective_rules(given)] == ['network-engineers', 'ops-*']
+    assert [r.authentik_group for r in mapping_rules.effective_rules()] == ['ops-*']
+
+
 # -- the change log -------------------------------------------------------------------------------------
 
 

@@ -615,9 +615,12 @@ def test_read_only_token_reads_but_never_writes(scim, provisioner):
 def test_user_without_provision_permission_is_403(scim):
     ordinary = get_user_model().objects.create_user('ordinary')
     authorization = make_token(ordinary)
-    assert_error(scim('GET', 'Users', authorization=authorization), 403)
+    refused = scim('GET', 'Users', authorization=authorization)
+    assert_error(refused, 403)
     assert_error(scim('POST', 'Groups', group_body(), authorization=authorization), 403)
     assert not AuthentikGroup.objects.exists()
+    # The reason is the missing permission, not a constraint the user does not have either.
+    assert refused.body['detail'].startswith('The token must belong to a superuser or to a user with the provision')
 
 
 def test_provision_permission_is_a_netbox_object_permission(scim):

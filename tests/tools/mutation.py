@@ -248,6 +248,12 @@ HARMLESS = {
         'Lt -> LtE',
         'isinstance(logged_out_at, float) and signed_in_at < logged_out_at',
     ): 'equivalent in practice: a sign-in and a logout never share one time.time() value',
+    # Django REST framework reads a permission's answer as a condition: False and None both refuse.
+    **{
+        ('netbox_authentik.scim.views', 'MayProvision.has_permission', 'return value -> None', 'return False'): (
+            "equivalent: DRF refuses on any false answer ('if not permission.has_permission(...)')"
+        )
+    },
 }
 
 COMPARISONS = {
