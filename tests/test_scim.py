@@ -51,7 +51,7 @@ def scim(client, provisioner):
         if authorization:
             headers['HTTP_AUTHORIZATION'] = authorization
         data = json.dumps(body) if body is not None else ''
-        response = getattr(client, method.lower())(BASE + path, data=data, content_type=SCIM, **headers, **extra)
+        response = getattr(client, method.lower())(BASE + path, data=data, content_type=SCIM, **{**headers, **extra})
         response.body = json.loads(response.content) if response.content else None
         return response
 

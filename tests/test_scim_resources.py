@@ -132,3 +132,13 @@ def test_a_group_put_stores_a_new_external_id_and_an_unchanged_one_writes_nothin
 
     scim('PUT', f'Groups/{pushed["id"]}', {**group_body('ops', 'ext-ops-2'), 'members': []})
     assert AuthentikGroup.objects.get(pk=group.pk).external_id == 'ext-ops-2'
+
+
+@pytest.mark.parametrize('accept', ['text/html', 'application/xml', 'application/scim+json'])
+def test_any_accept_header_gets_scim_json(scim, accept):
+    # Authentik sends Accept: application/scim+json; a client asking for anything else still gets SCIM JSON.
+    response = scim('GET', 'ServiceProviderConfig', HTTP_ACCEPT=accept)
+
+    assert response.status_code == 200
+    assert response['Content-Type'].startswith('application/scim+json')
+    assert response.body['schemas'] == ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig']
