@@ -209,13 +209,6 @@ HARMLESS = {
         '500 -> 501',
         "UserSocialAuth.objects.bulk_update(marked, ['extra_data'], batch_size=500)",
     ): 'equivalent: the batch size splits the UPDATE, never what it writes',
-    # social-core's create_user, later in every pipeline, answers {'is_new': False} for a user already found.
-    (
-        'netbox_authentik.links.linking',
-        'associate_existing_user',
-        'False -> True',
-        "return {'user': match.user, 'is_new': False}",
-    ): "equivalent: social-core's create_user sets is_new False for any user found before it",
     # Out of reach: the lock matters only between two processes, and tests/test_concurrency.py runs its sign-ins
     # in subprocesses, which never see a mutant swapped into this one.
     (
