@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from users.models import Group
 
 from .test_group_sync import plugin_config
-from .test_scim import group_body, members, provisioner, scim, user_body
+from .test_scim import BASE, group_body, members, provisioner, scim, user_body
 
 pytestmark = pytest.mark.django_db
 # The SCIM client and its token's user, the fixtures of tests/test_scim.py, requested here by name.
@@ -66,3 +66,24 @@ def test_default_groups_that_do_not_exist_are_an_error_and_only_then(scim, log, 
     assert [line for line in log() if line[0] == 'ERROR'] == [
         ('ERROR', 'REMOTE_AUTH_DEFAULT_GROUPS names group(s) that do not exist: No such group')
     ]
+
+
+def test_a_request_that_fails_is_logged_with_its_traceback(scim, caplog, monkeypatch):
+    from django.db import DatabaseError
+
+    from netbox_authentik.scim import provisioning
+
+    pk = scim('POST', 'Users', user_body()).body['id']
+
+    def fail(link, groups=None, deleted=False):
+        raise DatabaseError('the last write of the request failed')
+
+    monkeypatch.setattr(provisioning, '_mark_provisioned', fail)
+    with caplog.at_level(logging.ERROR, logger='netbox_authentik.scim'):
+        response = scim('PUT', f'Users/{pk}', user_body(id=pk, active=False))
+
+    assert response.status_code == 500
+    assert response.body['detail'] == 'NetBox could not carry out the request: DatabaseError'
+    [record] = [record for record in caplog.records if record.name == 'netbox_authentik.scim']
+    assert record.getMessage() == f'SCIM request PUT {BASE}Users/{pk} failed'
+    assert record.exc_info

@@ -158,8 +158,7 @@ class ScimView(APIView):
         response = scim_response(error.body(), status=error.status)
         if error.status == 401:
             response['WWW-Authenticate'] = ScimTokenAuthentication().authenticate_header(self.request)
-        if error.status == 405:
-            response['Allow'] = ', '.join(self.allowed_methods)
+        # A 405's Allow header, like every answer's, comes from DRF's finalize_response.
         return response
 
     def log_refusal(self, error):
