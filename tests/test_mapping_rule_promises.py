@@ -186,3 +186,17 @@ def test_rule_list_page_filters_leave_rules_out(client, netbox_groups):
     assert 'network-engineers' in page.content.decode() and 'ops-*' not in page.content.decode()
     page = client.get('/plugins/authentik/group-mappings/', {'q': 'network'}).content.decode()
     assert 'network-engineers' in page and 'ops-*' not in page
+
+
+def test_rules_the_database_cannot_read_are_an_error_finding_not_a_crash(monkeypatch):
+    from django.db import DatabaseError
+
+    def unreadable():
+        raise DatabaseError('relation "netbox_authentik_groupmapping" does not exist')
+
+    monkeypatch.setattr(mapping_rules, '_rule_findings', unreadable)
+
+    [finding] = mapping_rules.rule_findings()
+
+    assert (finding.status, finding.message) == ('error', 'Could not read the group mapping rules: DatabaseError.')
+    assert finding.hint == 'Check the database settings and run `netbox migrate`.'

@@ -142,3 +142,13 @@ def test_any_accept_header_gets_scim_json(scim, accept):
     assert response.status_code == 200
     assert response['Content-Type'].startswith('application/scim+json')
     assert response.body['schemas'] == ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig']
+
+
+def test_each_answer_says_where_the_resource_lives(scim):
+    ada = scim('POST', 'Users', user_body()).body
+    ops = scim('POST', 'Groups', {**group_body('ops', 'ext-ops'), 'members': [{'value': ada['id']}]}).body
+
+    base = 'http://testserver/plugins/authentik/scim/v2/'
+    assert ada['meta']['location'] == f'{base}Users/{ada["id"]}'
+    assert ops['meta']['location'] == f'{base}Groups/{ops["id"]}'
+    assert ops['members'][0]['$ref'] == f'{base}Users/{ada["id"]}'
