@@ -200,3 +200,13 @@ def test_rules_the_database_cannot_read_are_an_error_finding_not_a_crash(monkeyp
 
     assert (finding.status, finding.message) == ('error', 'Could not read the group mapping rules: DatabaseError.')
     assert finding.hint == 'Check the database settings and run `netbox migrate`.'
+
+
+def test_a_rule_whose_glob_cannot_be_read_is_a_warning_finding(netbox_groups):
+    # The form refuses such a glob; a row written past it (raw SQL, an old version) is still reported.
+    rule('ops-[core', netbox_groups['Ops'])
+
+    findings = mapping_rules.rule_findings()
+
+    warnings = [finding.message for finding in findings if finding.status == 'warning']
+    assert len(warnings) == 1 and ': not a valid glob: ' in warnings[0], warnings

@@ -257,6 +257,13 @@ HARMLESS = {
         'In -> NotIn',
         "if action in ('post_add', 'post_remove', 'post_clear'):",
     ): 'equivalent once committed: the version is bumped again at commit',
+    # A slice of length 0, or one that starts past the end, is empty too: the guard only saves a query.
+    (
+        'netbox_authentik.scim.views',
+        'ScimView.page',
+        'and -> or',
+        'items = list(queryset[start - 1 : start - 1 + count]) if count and start <= total else []',
+    ): 'equivalent: the slice it guards would be empty as well',
 }
 
 COMPARISONS = {
