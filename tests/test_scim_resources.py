@@ -152,3 +152,15 @@ def test_each_answer_says_where_the_resource_lives(scim):
     assert ada['meta']['location'] == f'{base}Users/{ada["id"]}'
     assert ops['meta']['location'] == f'{base}Groups/{ops["id"]}'
     assert ops['members'][0]['$ref'] == f'{base}Users/{ada["id"]}'
+
+
+@pytest.mark.parametrize('path, ids', [('ResourceTypes', ['User', 'Group']), ('Schemas', None)])
+def test_the_discovery_lists_are_whole_lists_from_the_first_item(scim, path, ids):
+    listed = scim('GET', path).body
+
+    assert (listed['startIndex'], listed['totalResults'], listed['itemsPerPage']) == (1, 2, 2)
+    if ids:
+        assert [document['id'] for document in listed['Resources']] == ids
+    for document in listed['Resources']:
+        assert scim('GET', f'{path}/{document["id"]}').body == document
+    assert scim('GET', f'{path}/NoSuchThing').status_code == 404
