@@ -210,3 +210,13 @@ def test_a_rule_whose_glob_cannot_be_read_is_a_warning_finding(netbox_groups):
 
     warnings = [finding.message for finding in findings if finding.status == 'warning']
     assert len(warnings) == 1 and ': not a valid glob: ' in warnings[0], warnings
+
+
+@pytest.mark.parametrize('auto_create, warned', [(False, True), (True, False)])
+def test_a_mapped_group_that_does_not_exist_is_a_warning_unless_the_sync_creates_it(auto_create, warned):
+    with plugin_config(group_map={'new-team': 'New Team'}, auto_create_groups=auto_create):
+        findings = mapping_rules.rule_findings()
+
+    warnings = [finding.message for finding in findings if finding.status == 'warning']
+    missing = "'new-team' → 'New Team' [configuration (group_map)] names NetBox group(s) that do not exist: 'New Team'."
+    assert warnings == ([missing] if warned else [])
