@@ -164,3 +164,12 @@ def test_the_discovery_lists_are_whole_lists_from_the_first_item(scim, path, ids
     for document in listed['Resources']:
         assert scim('GET', f'{path}/{document["id"]}').body == document
     assert scim('GET', f'{path}/NoSuchThing').status_code == 404
+
+
+@pytest.mark.parametrize('method', ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
+def test_a_path_scim_does_not_have_is_a_scim_404(scim, method):
+    response = scim(method, 'Bulk', {} if method in ('POST', 'PUT', 'PATCH') else None)
+
+    assert response.status_code == 404
+    assert response.body['schemas'] == ['urn:ietf:params:scim:api:messages:2.0:Error']
+    assert response.body['detail'] == 'No SCIM endpoint Bulk'
