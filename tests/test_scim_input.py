@@ -311,3 +311,27 @@ def test_comparisons_are_counted_up_to_the_terms_bound():
 
     assert refusal(terms(MAX_FILTER_TERMS)) is None
     assert 'comparisons' in refusal(terms(MAX_FILTER_TERMS + 1))
+
+
+# -- the PATCH envelope at its edges --------------------------------------------------------------------
+
+
+def test_a_patch_of_exactly_the_operations_bound_is_read():
+    from netbox_authentik.scim.patch import patch_operations
+
+    operation = {'op': 'replace', 'path': 'displayName', 'value': 'ops'}
+    assert len(patch_operations(patch(*[operation] * MAX_PATCH_OPERATIONS))) == MAX_PATCH_OPERATIONS
+    with pytest.raises(ScimError) as refused:
+        patch_operations(patch(*[operation] * (MAX_PATCH_OPERATIONS + 1)))
+    assert refused.value.status == 413
+
+
+@pytest.mark.parametrize(
+    'schemas', [['urn:ietf:params:scim:schemas:core:2.0:User'], [], 'urn:ietf:params:scim:api:messages:2.0:PatchOp']
+)
+def test_a_patch_with_other_schemas_is_refused(schemas):
+    from netbox_authentik.scim.patch import patch_operations
+
+    with pytest.raises(ScimError) as refused:
+        patch_operations({'schemas': schemas, 'Operations': [{'op': 'replace', 'path': 'displayName', 'value': 'x'}]})
+    assert (refused.value.status, refused.value.scim_type) == (400, 'invalidSyntax')
