@@ -11,7 +11,7 @@ from social_django.models import UserSocialAuth
 
 from netbox_authentik.models import AuthentikGroup
 
-from .test_scim import SUB, group_body, provisioner, scim, user_body
+from .test_scim import PATCH_SCHEMA, SUB, group_body, provisioner, scim, user_body
 
 pytestmark = pytest.mark.django_db
 # The SCIM client and its token's user, the fixtures of tests/test_scim.py, requested here by name.
@@ -173,3 +173,54 @@ def test_a_path_scim_does_not_have_is_a_scim_404(scim, method):
     assert response.status_code == 404
     assert response.body['schemas'] == ['urn:ietf:params:scim:api:messages:2.0:Error']
     assert response.body['detail'] == 'No SCIM endpoint Bulk'
+
+
+# -- PATCH paths: sub-attributes, and what cannot change ---------------------------------------------------
+
+
+def patch_user(scim, pk, *operations):
+    return scim('PATCH', f'Users/{pk}', {'schemas': [PATCH_SCHEMA], 'Operations': list(operations)})
+
+
+def test_a_patch_of_one_sub_attribute_changes_only_it(scim):
+    pk = scim('POST', 'Users', user_body()).body['id']
+
+    assert patch_user(scim, pk, {'op': 'replace', 'path': 'name.givenName', 'value': 'Augusta'}).status_code == 200
+    ada = get_user_model().objects.get(pk=pk)
+    assert (ada.first_name, ada.last_name) == ('Augusta', 'Lovelace')
+
+    assert patch_user(scim, pk, {'op': 'remove', 'path': 'name.familyName'}).status_code == 200
+    ada.refresh_from_db()
+    assert (ada.first_name, ada.last_name) == ('Augusta', '')
+
+
+def test_a_sub_attribute_can_be_added_to_a_user_without_a_name(scim):
+    pk = scim('POST', 'Users', {**user_body(), 'name': {}}).body['id']
+
+    assert patch_user(scim, pk, {'op': 'add', 'path': 'name.familyName', 'value': 'King'}).status_code == 200
+    assert get_user_model().objects.get(pk=pk).last_name == 'King'
+
+
+@pytest.mark.parametrize(
+    'operation, scim_type, detail',
+    [
+        ({'op': 'replace', 'path': 'active.value', 'value': False}, 'invalidPath', "'active' has no sub-attributes"),
+        ({'op': 'replace', 'path': 'urn:example:x', 'value': 1}, 'invalidPath', "Unknown path 'urn:example:x'"),
+        ({'op': 'replace', 'path': 'id', 'value': '999999'}, 'mutability', "'id' cannot be changed"),
+        ({'op': 'remove', 'path': 'id'}, 'mutability', "'id' cannot be changed"),
+    ],
+)
+def test_a_patch_that_cannot_apply_is_a_400_and_changes_nothing(scim, operation, scim_type, detail):
+    pk = scim('POST', 'Users', user_body()).body['id']
+    before = get_user_model().objects.filter(pk=pk).values().get()
+
+    refused = patch_user(scim, pk, operation, {'op': 'replace', 'path': 'active', 'value': False})
+
+    assert (refused.status_code, refused.body['scimType'], refused.body['detail']) == (400, scim_type, detail)
+    assert get_user_model().objects.filter(pk=pk).values().get() == before
+
+
+def test_a_patch_repeating_the_users_own_id_is_accepted(scim):
+    pk = scim('POST', 'Users', user_body()).body['id']
+
+    assert patch_user(scim, pk, {'op': 'replace', 'path': 'id', 'value': pk}).status_code == 200

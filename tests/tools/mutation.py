@@ -73,6 +73,7 @@ TESTS = {
         'tests/test_scim_resources.py',
         'tests/test_scim_activity.py',
         'tests/test_scim_permission.py',
+        'tests/test_scim_log.py',
     ],
     'netbox_authentik.scim.parsing': [
         'tests/test_scim.py',
@@ -81,6 +82,7 @@ TESTS = {
         'tests/test_scim_resources.py',
         'tests/test_scim_activity.py',
         'tests/test_scim_permission.py',
+        'tests/test_scim_log.py',
     ],
     'netbox_authentik.scim.protocol': [
         'tests/test_scim.py',
@@ -89,6 +91,7 @@ TESTS = {
         'tests/test_scim_resources.py',
         'tests/test_scim_activity.py',
         'tests/test_scim_permission.py',
+        'tests/test_scim_log.py',
     ],
     'netbox_authentik.scim.views': [
         'tests/test_scim.py',
@@ -97,6 +100,7 @@ TESTS = {
         'tests/test_scim_resources.py',
         'tests/test_scim_activity.py',
         'tests/test_scim_permission.py',
+        'tests/test_scim_log.py',
     ],
     'netbox_authentik.scim.provisioning': [
         'tests/test_scim.py',
