@@ -224,3 +224,45 @@ def test_a_patch_repeating_the_users_own_id_is_accepted(scim):
     pk = scim('POST', 'Users', user_body()).body['id']
 
     assert patch_user(scim, pk, {'op': 'replace', 'path': 'id', 'value': pk}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    'operation, scim_type, detail',
+    [
+        ({'op': 'replace', 'path': '', 'value': 1}, 'invalidPath', 'path must be a non-empty string'),
+        ({'op': 'replace', 'path': '   ', 'value': 1}, 'invalidPath', 'path must be a non-empty string'),
+        ({'op': 'replace', 'path': 7, 'value': 1}, 'invalidPath', 'path must be a non-empty string'),
+        ({'op': 'remove'}, 'noTarget', 'A remove operation needs a path'),
+    ],
+)
+def test_a_patch_operation_with_a_bad_path_is_a_400(scim, operation, scim_type, detail):
+    pk = scim('POST', 'Users', user_body()).body['id']
+
+    refused = patch_user(scim, pk, operation)
+
+    assert (refused.status_code, refused.body['scimType'], refused.body['detail']) == (400, scim_type, detail)
+
+
+def test_add_merges_an_object_and_replace_replaces_it(scim):
+    pk = scim('POST', 'Users', user_body()).body['id']
+
+    patch_user(scim, pk, {'op': 'add', 'path': 'name', 'value': {'givenName': 'Augusta'}})
+    ada = get_user_model().objects.get(pk=pk)
+    assert (ada.first_name, ada.last_name) == ('Augusta', 'Lovelace')
+
+    patch_user(scim, pk, {'op': 'replace', 'path': 'name', 'value': {'givenName': 'Ada'}})
+    ada.refresh_from_db()
+    assert (ada.first_name, ada.last_name) == ('Ada', '')
+
+
+def test_a_patch_removing_a_groups_external_id_removes_it(scim):
+    pushed = scim('POST', 'Groups', group_body('ops', 'ext-ops')).body
+
+    removed = scim(
+        'PATCH',
+        f'Groups/{pushed["id"]}',
+        {'schemas': [PATCH_SCHEMA], 'Operations': [{'op': 'remove', 'path': 'externalId'}]},
+    )
+
+    assert removed.status_code == 200
+    assert AuthentikGroup.objects.get(pk=pushed['id']).external_id is None
