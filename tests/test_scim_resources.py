@@ -266,3 +266,71 @@ def test_a_patch_removing_a_groups_external_id_removes_it(scim):
 
     assert removed.status_code == 200
     assert AuthentikGroup.objects.get(pk=pushed['id']).external_id is None
+
+
+def patch_group(scim, pk, *operations):
+    return scim('PATCH', f'Groups/{pk}', {'schemas': [PATCH_SCHEMA], 'Operations': list(operations)})
+
+
+@pytest.fixture
+def ops_with_ada_and_bob(scim):
+    ada = scim('POST', 'Users', user_body()).body['id']
+    bob = scim('POST', 'Users', user_body('bob', sub='b' * 64, email='bob@example.com')).body['id']
+    body = {**group_body('ops', 'ext-ops'), 'members': [{'value': ada}, {'value': bob}]}
+    return scim('POST', 'Groups', body).body['id'], ada, bob
+
+
+def member_ids(group_pk):
+    return sorted(str(pk) for pk in AuthentikGroup.objects.get(pk=group_pk).members.values_list('pk', flat=True))
+
+
+def test_remove_members_without_a_value_removes_them_all(scim, ops_with_ada_and_bob):
+    group, _ada, _bob = ops_with_ada_and_bob
+
+    assert patch_group(scim, group, {'op': 'remove', 'path': 'members'}).status_code == 200
+
+    assert member_ids(group) == []
+
+
+def test_replace_members_leaves_only_those_given(scim, ops_with_ada_and_bob):
+    group, _ada, bob = ops_with_ada_and_bob
+
+    assert patch_group(scim, group, {'op': 'replace', 'path': 'members', 'value': [{'value': bob}]}).status_code == 200
+
+    assert member_ids(group) == [bob]
+
+
+@pytest.mark.parametrize(
+    'operation, scim_type, detail',
+    [
+        (
+            {'op': 'add', 'path': 'members[value eq "1"]', 'value': [{'value': '1'}]},
+            'invalidPath',
+            'A filter in the path of add is not supported',
+        ),
+        (
+            {'op': 'add', 'path': 'members', 'value': [{'display': 'bob'}]},
+            'invalidValue',
+            "'members' takes a list of objects with a 'value'",
+        ),
+        (
+            {'op': 'add', 'path': 'members', 'value': ['bob']},
+            'invalidValue',
+            "'members' takes a list of objects with a 'value'",
+        ),
+        (
+            {'op': 'add', 'path': 'members', 'value': 'bob'},
+            'invalidValue',
+            "'members' takes a list of objects with a 'value'",
+        ),
+    ],
+)
+def test_a_members_patch_that_cannot_apply_is_a_400_and_changes_nothing(
+    scim, ops_with_ada_and_bob, operation, scim_type, detail
+):
+    group, ada, bob = ops_with_ada_and_bob
+
+    refused = patch_group(scim, group, operation)
+
+    assert (refused.status_code, refused.body.get('scimType'), refused.body['detail']) == (400, scim_type, detail)
+    assert member_ids(group) == sorted([ada, bob])

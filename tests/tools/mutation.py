@@ -268,6 +268,14 @@ HARMLESS = {
         'and -> or',
         'items = list(queryset[start - 1 : start - 1 + count]) if count and start <= total else []',
     ): 'equivalent: the slice it guards would be empty as well',
+    # apply_patch keys every multi-valued attribute before the operations apply, and only _apply_multi writes
+    # one, so the guard never finds anything else there (the User and Group documents always carry the list).
+    (
+        'netbox_authentik.scim.patch',
+        '_apply_multi',
+        'assign statement removed',
+        'current = resource[attribute] = _Keyed()',
+    ): 'equivalent: a multi-valued attribute is always keyed already',
     # Before a PATCH is applied, the read-only parts of the current document are dropped; parse_user and
     # parse_group ignore `meta` and `groups` anyway (IGNORED_USER_ATTRIBUTES), and a PATCH that names them is
     # refused 400 mutability either way (checked by hand: the same four answers with and without the drops).
