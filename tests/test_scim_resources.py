@@ -334,3 +334,51 @@ def test_a_members_patch_that_cannot_apply_is_a_400_and_changes_nothing(
 
     assert (refused.status_code, refused.body.get('scimType'), refused.body['detail']) == (400, scim_type, detail)
     assert member_ids(group) == sorted([ada, bob])
+
+
+# -- what a User body may hold ---------------------------------------------------------------------------
+
+
+def test_the_primary_email_is_the_one_stored_wherever_it_stands(scim):
+    emails = [
+        {'value': 'old@example.com', 'type': 'home'},
+        {'value': 'ada@example.com', 'type': 'work', 'primary': True},
+    ]
+    pk = scim('POST', 'Users', {**user_body(), 'emails': emails}).body['id']
+    assert get_user_model().objects.get(pk=pk).email == 'ada@example.com'
+
+    # Without a primary, the first is taken.
+    scim('PUT', f'Users/{pk}', {**user_body(id=pk), 'emails': [{'value': 'first@example.com'}, emails[0]]})
+    assert get_user_model().objects.get(pk=pk).email == 'first@example.com'
+
+
+@pytest.mark.parametrize('sent, active', [('True', True), ('false', False), ('FALSE', False), (True, True)])
+def test_active_sent_as_a_string_is_read_as_the_boolean_it_names(scim, sent, active):
+    pk = scim('POST', 'Users', user_body(active=sent)).body['id']
+
+    assert get_user_model().objects.get(pk=pk).is_active is active
+
+
+def test_a_username_of_exactly_the_length_netbox_allows_is_stored(scim):
+    longest = get_user_model()._meta.get_field('username').max_length
+
+    assert scim('POST', 'Users', user_body('a' * longest)).status_code == 201
+    refused = scim('POST', 'Users', user_body('b' * (longest + 1), sub='b' * 64))
+    assert refused.body['detail'] == f"'userName' is longer than NetBox allows ({longest} characters)"
+
+
+@pytest.mark.parametrize(
+    'change, detail',
+    [
+        ({'userName': None}, "'userName' is required"),
+        ({'emails': ['ada@example.com']}, "'emails' must be a list of objects"),
+        ({'emails': 'ada@example.com'}, "'emails' must be a list of objects"),
+    ],
+)
+def test_a_user_body_that_cannot_be_read_says_why(scim, change, detail):
+    refused = scim('POST', 'Users', {**user_body(), **change})
+
+    assert (refused.status_code, refused.body['detail']) == (400, detail)
+    assert (
+        not get_user_model().objects.exists() or not get_user_model().objects.filter(email='ada@example.com').exists()
+    )
