@@ -382,3 +382,20 @@ def test_a_user_body_that_cannot_be_read_says_why(scim, change, detail):
     assert (
         not get_user_model().objects.exists() or not get_user_model().objects.filter(email='ada@example.com').exists()
     )
+
+
+def test_a_user_sent_without_active_is_active(scim):
+    body = user_body()
+    del body['active']
+
+    pk = scim('POST', 'Users', body).body['id']
+
+    assert get_user_model().objects.get(pk=pk).is_active is True
+
+
+def test_an_external_id_of_exactly_the_length_a_link_holds_is_stored(scim):
+    longest = UserSocialAuth._meta.get_field('uid').max_length
+
+    assert scim('POST', 'Users', user_body(sub='a' * longest)).status_code == 201
+    refused = scim('POST', 'Users', user_body('bob', sub='b' * (longest + 1), email='bob@example.com'))
+    assert refused.body['detail'] == f"'externalId' is longer than NetBox allows ({longest} characters)"
