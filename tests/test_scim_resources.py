@@ -399,3 +399,27 @@ def test_an_external_id_of_exactly_the_length_a_link_holds_is_stored(scim):
     assert scim('POST', 'Users', user_body(sub='a' * longest)).status_code == 201
     refused = scim('POST', 'Users', user_body('bob', sub='b' * (longest + 1), email='bob@example.com'))
     assert refused.body['detail'] == f"'externalId' is longer than NetBox allows ({longest} characters)"
+
+
+# -- what a Group body may hold --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    'change, status, scim_type, detail',
+    [
+        ({'owner': 'x'}, 400, 'invalidSyntax', 'Unknown attribute(s): owner'),
+        ({'displayName': None}, 400, 'invalidValue', "'displayName' is required"),
+        ({'externalId': 'e' * 256}, 400, 'invalidValue', "'externalId' must be a string of at most 255 characters"),
+        ({'externalId': 7}, 400, 'invalidValue', "'externalId' must be a string of at most 255 characters"),
+    ],
+)
+def test_a_group_body_that_cannot_be_read_says_why(scim, change, status, scim_type, detail):
+    refused = scim('POST', 'Groups', {**group_body('ops', 'ext-ops'), **change})
+
+    assert (refused.status_code, refused.body.get('scimType'), refused.body['detail']) == (status, scim_type, detail)
+    assert not AuthentikGroup.objects.exists()
+
+
+def test_a_group_external_id_of_exactly_255_characters_is_stored(scim):
+    assert scim('POST', 'Groups', group_body('ops', 'e' * 255)).status_code == 201
+    assert AuthentikGroup.objects.get().external_id == 'e' * 255
