@@ -411,6 +411,9 @@ def test_an_external_id_of_exactly_the_length_a_link_holds_is_stored(scim):
         ({'displayName': None}, 400, 'invalidValue', "'displayName' is required"),
         ({'externalId': 'e' * 256}, 400, 'invalidValue', "'externalId' must be a string of at most 255 characters"),
         ({'externalId': 7}, 400, 'invalidValue', "'externalId' must be a string of at most 255 characters"),
+        ({'members': [{'display': 'ada'}]}, 400, 'invalidValue', "'members' must be a list of objects with a 'value'"),
+        ({'members': ['1']}, 400, 'invalidValue', "'members' must be a list of objects with a 'value'"),
+        ({'members': '1'}, 400, 'invalidValue', "'members' must be a list of objects with a 'value'"),
     ],
 )
 def test_a_group_body_that_cannot_be_read_says_why(scim, change, status, scim_type, detail):
