@@ -335,3 +335,14 @@ def test_a_patch_with_other_schemas_is_refused(schemas):
     with pytest.raises(ScimError) as refused:
         patch_operations({'schemas': schemas, 'Operations': [{'op': 'replace', 'path': 'displayName', 'value': 'x'}]})
     assert (refused.value.status, refused.value.scim_type) == (400, 'invalidSyntax')
+
+
+def test_an_id_names_a_row_up_to_postgresqls_largest_bigint():
+    from netbox_authentik.scim.protocol import MAX_ID, resource_id
+
+    assert MAX_ID == 2**63 - 1
+    assert resource_id(str(MAX_ID)) == MAX_ID
+    assert resource_id(MAX_ID) == MAX_ID
+    assert resource_id('0000000000000000042') == 42  # 19 characters, the longest MAX_ID has
+    for beyond in (str(MAX_ID + 1), '9' * 19, '1' * 20, '00000000000000000042'):
+        assert resource_id(beyond) is None, beyond
