@@ -426,3 +426,25 @@ def test_a_group_body_that_cannot_be_read_says_why(scim, change, status, scim_ty
 def test_a_group_external_id_of_exactly_255_characters_is_stored(scim):
     assert scim('POST', 'Groups', group_body('ops', 'e' * 255)).status_code == 201
     assert AuthentikGroup.objects.get().external_id == 'e' * 255
+
+
+def test_schema_attributes_say_their_sub_attributes_and_reference_types(scim):
+    from netbox_authentik.scim.protocol import _attribute
+
+    user_schema = scim('GET', 'Schemas/urn:ietf:params:scim:schemas:core:2.0:User').body
+    name = next(attribute for attribute in user_schema['attributes'] if attribute['name'] == 'name')
+    assert [sub['name'] for sub in name['subAttributes']] == ['formatted', 'familyName', 'givenName']
+    group_schema = scim('GET', 'Schemas/urn:ietf:params:scim:schemas:core:2.0:Group').body
+    members = next(attribute for attribute in group_schema['attributes'] if attribute['name'] == 'members')
+    ref = next(sub for sub in members['subAttributes'] if sub['name'] == '$ref')
+    assert ref['referenceTypes'] == ['User']
+
+    # The schemas are built once, at import: the builder itself, called again.
+    plain = _attribute('title')
+    assert plain['description'] == 'title' and 'subAttributes' not in plain and 'referenceTypes' not in plain
+    built = _attribute('owner', 'reference', sub=[plain], description='Who owns it.')
+    assert (built['description'], built['subAttributes'], built['referenceTypes']) == (
+        'Who owns it.',
+        [plain],
+        ['User'],
+    )
