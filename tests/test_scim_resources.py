@@ -429,7 +429,7 @@ def test_a_group_external_id_of_exactly_255_characters_is_stored(scim):
 
 
 def test_schema_attributes_say_their_sub_attributes_and_reference_types(scim):
-    from netbox_authentik.scim.protocol import _attribute
+    from netbox_authentik.scim.protocol import _attribute, _names
 
     user_schema = scim('GET', 'Schemas/urn:ietf:params:scim:schemas:core:2.0:User').body
     name = next(attribute for attribute in user_schema['attributes'] if attribute['name'] == 'name')
