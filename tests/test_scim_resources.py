@@ -448,3 +448,4 @@ def test_schema_attributes_say_their_sub_attributes_and_reference_types(scim):
         [plain],
         ['User'],
     )
+    assert _names([built, _attribute('displayName')]) == {'owner': 'owner', 'displayname': 'displayName'}
