@@ -103,6 +103,11 @@ def test_service_provider_config_announces_patch_filter_and_bulk(scim):
     assert response.body['filter']['supported'] is True
     # Authentik splits its member PATCHes into requests of bulk.maxOperations operations.
     assert response.body['bulk'] == {'supported': False, 'maxOperations': 1000, 'maxPayloadSize': 0}
+    # What NetBox does not offer says so: a client must never try a password change, sorting or ETags.
+    assert [response.body[feature] for feature in ('changePassword', 'sort', 'etag')] == [{'supported': False}] * 3
+    [scheme] = response.body['authenticationSchemes']
+    assert (scheme['type'], scheme['primary']) == ('oauthbearertoken', True)
+    assert response.body['meta']['location'] == 'http://testserver' + BASE + 'ServiceProviderConfig'
 
 
 def test_resource_types_and_schemas_list_users_and_groups(scim):
