@@ -449,3 +449,33 @@ def test_schema_attributes_say_their_sub_attributes_and_reference_types(scim):
         ['User'],
     )
     assert _names([built, _attribute('displayName')]) == {'owner': 'owner', 'displayname': 'displayName'}
+
+
+def test_count_zero_answers_the_total_alone(scim):
+    scim('POST', 'Users', user_body())
+
+    for count in ('0', '-5'):
+        listed = scim('GET', f'Users?count={count}').body
+        assert (listed['totalResults'], listed['itemsPerPage'], listed['Resources']) == (1, 0, [])
+
+
+@pytest.mark.parametrize(
+    'query, keys',
+    [
+        ('attributes=userName', {'id', 'schemas', 'userName'}),
+        ('attributes=name.givenName', {'id', 'schemas', 'name'}),
+        ('attributes=userName,active', {'id', 'schemas', 'userName', 'active'}),
+        (
+            'excludedAttributes=emails,meta',
+            {'id', 'schemas', 'userName', 'name', 'displayName', 'active', 'groups', 'externalId'},
+        ),
+        ('excludedAttributes=id,schemas', None),  # id and schemas always stay
+    ],
+)
+def test_attributes_and_excluded_attributes_choose_what_is_answered(scim, query, keys):
+    pk = scim('POST', 'Users', user_body()).body['id']
+    everything = set(scim('GET', f'Users/{pk}').body)
+
+    answered = set(scim('GET', f'Users/{pk}?{query}').body)
+
+    assert answered == (keys if keys is not None else everything)
