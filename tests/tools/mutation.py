@@ -30,6 +30,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
+# The SCIM endpoint's tests, which reach every part of the SCIM package through HTTP.
+SCIM_TESTS = [
+    'tests/test_scim.py',
+    'tests/test_scim_promises.py',
+    'tests/test_scim_input.py',
+    'tests/test_scim_resources.py',
+    'tests/test_scim_activity.py',
+    'tests/test_scim_permission.py',
+    'tests/test_scim_log.py',
+]
 # The modules that decide who gets in and what changes, with the test files that cover each.
 TESTS = {
     'netbox_authentik.groups.plan': [
@@ -66,42 +76,10 @@ TESTS = {
         'tests/test_link_pages.py',
     ],
     'netbox_authentik.scim.filters': ['tests/test_scim.py', 'tests/test_scim_promises.py', 'tests/test_scim_input.py'],
-    'netbox_authentik.scim.patch': [
-        'tests/test_scim.py',
-        'tests/test_scim_promises.py',
-        'tests/test_scim_input.py',
-        'tests/test_scim_resources.py',
-        'tests/test_scim_activity.py',
-        'tests/test_scim_permission.py',
-        'tests/test_scim_log.py',
-    ],
-    'netbox_authentik.scim.parsing': [
-        'tests/test_scim.py',
-        'tests/test_scim_promises.py',
-        'tests/test_scim_input.py',
-        'tests/test_scim_resources.py',
-        'tests/test_scim_activity.py',
-        'tests/test_scim_permission.py',
-        'tests/test_scim_log.py',
-    ],
-    'netbox_authentik.scim.protocol': [
-        'tests/test_scim.py',
-        'tests/test_scim_promises.py',
-        'tests/test_scim_input.py',
-        'tests/test_scim_resources.py',
-        'tests/test_scim_activity.py',
-        'tests/test_scim_permission.py',
-        'tests/test_scim_log.py',
-    ],
-    'netbox_authentik.scim.views': [
-        'tests/test_scim.py',
-        'tests/test_scim_promises.py',
-        'tests/test_scim_input.py',
-        'tests/test_scim_resources.py',
-        'tests/test_scim_activity.py',
-        'tests/test_scim_permission.py',
-        'tests/test_scim_log.py',
-    ],
+    'netbox_authentik.scim.patch': SCIM_TESTS,
+    'netbox_authentik.scim.parsing': SCIM_TESTS,
+    'netbox_authentik.scim.protocol': SCIM_TESTS,
+    'netbox_authentik.scim.views': SCIM_TESTS,
     'netbox_authentik.scim.provisioning': [
         'tests/test_scim.py',
         'tests/test_scim_promises.py',
